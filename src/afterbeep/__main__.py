@@ -1,0 +1,3 @@
+from afterbeep.cli import main
+
+main()

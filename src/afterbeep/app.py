@@ -1,0 +1,162 @@
+"""The composition root: builds every part from ``Settings`` and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+from afterbeep.config import Settings
+from afterbeep.flows.deposit import Deposit, DepositOptions
+from afterbeep.flows.prompts import Prompts
+from afterbeep.net.call import SipCall
+from afterbeep.net.http import HttpServer
+from afterbeep.net.media import MediaEngine
+from afterbeep.net.sip_transport import SipTransport
+from afterbeep.sip.errors import SipSyntaxError
+from afterbeep.sip.sdp import SessionDescription, negotiate
+from afterbeep.sip.useragent import (
+    CallCancelled,
+    CallConfirmed,
+    CallEnded,
+    Event,
+    IncomingCall,
+    InDialogRequest,
+    ReInvite,
+    RequestCompleted,
+    UserAgent,
+)
+from afterbeep.store.migrate import upgrade_database
+from afterbeep.store.repository import Store
+
+log = logging.getLogger("afterbeep")
+
+
+class Application:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.calls: dict[int, SipCall] = {}
+        self.started_at = time.time()
+        self.calls_total = 0
+
+    async def start(self) -> None:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await upgrade_database(settings.database)
+        self.store = await Store.open(settings.database, settings.data_dir)
+        recovered = await self.store.recover()
+        if recovered:
+            log.info("recovered %d message(s) interrupted by a crash", len(recovered))
+        self.deposit = Deposit(
+            self.store,
+            Prompts(settings.data_dir / "prompts"),
+            DepositOptions(
+                voicemail_numbers=settings.voicemail_numbers,
+                operator_uri=settings.operator_uri,
+                reject_unknown_mailbox=settings.reject_unknown_mailbox,
+                answer_delay=settings.answer_delay,
+            ),
+        )
+        media_host = settings.sip_host if settings.sip_host not in ("0.0.0.0", "::") else ""
+        self.media = MediaEngine(media_host or "0.0.0.0", settings.rtp_ports)
+        advertised = settings.external_address or (media_host or None)
+        self.ua = UserAgent(advertised_host=advertised, port=settings.sip_port)
+        self.sip = SipTransport(self.ua, self._on_event)
+        await self.sip.start(settings.sip_host, settings.sip_port)
+        self.ua.port = self.sip.local_port
+        self.http = HttpServer(self)
+        await self.http.start(settings.http_host, settings.http_port)
+        log.info(
+            "afterbeep listening: SIP udp+tcp %s:%d, HTTP %s:%d, RTP %d-%d, data %s",
+            settings.sip_host, self.sip.local_port, settings.http_host, self.http.port,
+            *settings.rtp_ports, settings.data_dir,
+        )  # fmt: skip
+
+    async def stop(self) -> None:
+        tasks = [call.task for call in self.calls.values() if call.task is not None]
+        for task in tasks:
+            task.cancel()  # the deposit flow commits what it recorded before it exits
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.http.close()
+        await self.sip.close()
+        await self.store.close()
+
+    # ---- SIP events ------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, IncomingCall):
+            self._incoming(event)
+            return
+        call: SipCall | None = event.session.app
+        if isinstance(event, CallEnded | CallCancelled):
+            if call is not None:
+                call.on_ended()
+        elif isinstance(event, ReInvite):
+            if call is not None:
+                call.on_reinvite(event.handle)
+            else:
+                self.sip.act(lambda now: self.ua.respond(event.handle, 488, now))
+        elif isinstance(event, InDialogRequest):
+            # INFO and NOTIFY (transfer progress) are acknowledged; we act on neither yet.
+            method = event.handle.request.method
+            status = 200 if method in ("INFO", "NOTIFY", "UPDATE") else 501
+            self.sip.act(lambda now: self.ua.respond(event.handle, status, now))
+        elif isinstance(event, RequestCompleted):
+            if call is not None:
+                call.on_request_completed(event.method, event.response)
+        elif isinstance(event, CallConfirmed):
+            pass
+
+    def _incoming(self, event: IncomingCall) -> None:
+        session = event.session
+        invite = session.invite
+        try:
+            if not invite.body:
+                raise SipSyntaxError("an INVITE without an SDP offer is not supported", 488)
+            plan, offered = negotiate(SessionDescription.parse(invite.body))
+        except SipSyntaxError as exc:
+            status, reason = exc.status, exc.reason
+            log.info("call %s rejected: %s", session.call_id, reason)
+            self.sip.act(lambda now: self.ua.reject(session, status, now, reason))
+            return
+        call = SipCall(self.sip, self.media, session, plan, offered, self.settings.external_address)
+        session.app = call
+        self.calls_total += 1
+        key = id(call)
+        self.calls[key] = call
+        self.sip.act(lambda now: self.ua.ring(session, now))
+        call.task = asyncio.get_running_loop().create_task(self._run_call(key, call))
+
+    async def _run_call(self, key: int, call: SipCall) -> None:
+        try:
+            await self.deposit.run(call)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call %s failed", call.info.call_id)
+        finally:
+            with contextlib.suppress(Exception):
+                await call.hangup()
+            self.calls.pop(key, None)
+
+
+async def serve(settings: Settings) -> None:
+    app = Application(settings)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await app.stop()
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(serve(settings))

@@ -1,0 +1,595 @@
+"""The ``afterbeep`` command: administration and ``serve``.
+
+The composition root for the admin side: options and ``AFTERBEEP_*`` variables are read here,
+never at import time elsewhere. Commands call the store's repository; none holds SQL. A
+``StoreError`` or a bad value ends the command with one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from afterbeep.config import Settings, parse_hostport, parse_port_range
+from afterbeep.domain import GreetingKind, WarningMode
+from afterbeep.store.db import parse_database_url
+from afterbeep.store.errors import StoreError
+from afterbeep.store.migrate import current_revision, upgrade_database
+from afterbeep.store.records import MailboxRecord, MessageRecord, MissedCallRecord
+from afterbeep.store.repository import MailboxChanges, MailboxOptions, Store
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    data_dir: Path
+    database_url: str | None
+
+    @property
+    def database(self) -> str:
+        return Settings(data_dir=self.data_dir, database_url=self.database_url).database
+
+
+def _fail(message: str) -> click.ClickException:
+    """One line on stderr ("Error: …"), exit status 1."""
+    return click.ClickException(" ".join(message.split()))
+
+
+def _with_store(ctx: _Context, action: Callable[[Store], Awaitable[T]]) -> T:
+    """Run ``action`` against the store, migrating first so a fresh data folder just works."""
+
+    async def run() -> T:
+        await upgrade_database(ctx.database)
+        store = await Store.open(ctx.database, ctx.data_dir)
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [
+        max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)
+    ]
+    for row in (headers, *rows):
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _echo_fields(data: dict[str, Any]) -> None:
+    width = max(len(key) for key in data)
+    for key, value in data.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        click.echo(f"{key.ljust(width)}  {'-' if shown in (None, '') else shown}")
+
+
+def _when(value: dt.datetime) -> str:
+    return value.isoformat(sep=" ", timespec="seconds")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    envvar="AFTERBEEP_DATA_DIR",
+    default="./afterbeep-data",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the SQLite database, audio and prompts.  [env: AFTERBEEP_DATA_DIR]",
+)
+@click.option(
+    "--database",
+    "database_url",
+    envvar="AFTERBEEP_DATABASE_URL",
+    metavar="URL",
+    help="Database URL, e.g. postgresql+asyncpg://user@host/afterbeep; "
+    "default: SQLite in the data folder.  [env: AFTERBEEP_DATABASE_URL]",
+)
+@click.version_option(package_name="afterbeep")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path, database_url: str | None) -> None:
+    """afterbeep: a voicemail server over SIP/RTP."""
+    ctx.obj = _Context(data_dir=data_dir, database_url=database_url or None)
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(ctx: _Context) -> None:
+    """Bring the database to the newest schema (every command does this first anyway)."""
+
+    async def revision(store: Store) -> str | None:
+        return await current_revision(store.engine)
+
+    rev = _with_store(ctx, revision)
+    shown = parse_database_url(ctx.database).render_as_string(hide_password=True)
+    click.echo(f"database {shown} is at revision {rev}")
+
+
+# -- mailbox -----------------------------------------------------------------------------------
+
+
+def _mailbox_options(command: F) -> F:
+    """The settings ``mailbox add`` and ``mailbox set`` share."""
+    options = [
+        click.option("--email", metavar="ADDR", help="Where notifications go ('' for none)."),
+        click.option("--pin", metavar="PIN", help="Dial-in PIN, 4 to 16 digits."),
+        click.option("--max-seconds", type=int, help="Longest message, in seconds."),
+        click.option(
+            "--min-seconds", type=int, help="Shorter messages are dropped as missed calls."
+        ),
+        click.option("--max-silence", type=int, help="Seconds of silence that end a message."),
+        click.option("--max-messages", type=int, help="Messages kept before the box is full."),
+        click.option("--language", metavar="TAG", help="Prompt language, e.g. en."),
+        click.option("--timezone", metavar="TZ", help="IANA time zone, e.g. Europe/Paris."),
+        click.option(
+            "--warning",
+            type=click.Choice([mode.value for mode in WarningMode]),
+            help="What plays before the beep: the default prompt, the custom greeting, nothing.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _fill_options(
+    options: MailboxOptions,
+    max_seconds: int | None,
+    min_seconds: int | None,
+    max_silence: int | None,
+    max_messages: int | None,
+    language: str | None,
+    timezone: str | None,
+    warning: str | None,
+) -> None:
+    """Copy the options that were given (``mailbox set`` leaves the others unchanged)."""
+    if max_seconds is not None:
+        options["max_message_seconds"] = max_seconds
+    if min_seconds is not None:
+        options["min_message_seconds"] = min_seconds
+    if max_silence is not None:
+        options["max_silence_seconds"] = max_silence
+    if max_messages is not None:
+        options["max_messages"] = max_messages
+    if language is not None:
+        options["language"] = language
+    if timezone is not None:
+        options["timezone"] = timezone
+    if warning is not None:
+        options["warning_mode"] = WarningMode(warning)
+
+
+@main.group()
+def mailbox() -> None:
+    """Add, list, change and remove mailboxes."""
+
+
+@mailbox.command("add")
+@click.argument("number")
+@click.option("--name", required=True, help="Owner or label shown in listings.")
+@_mailbox_options
+@click.pass_obj
+def mailbox_add(
+    ctx: _Context,
+    number: str,
+    name: str,
+    email: str | None,
+    pin: str | None,
+    max_seconds: int | None,
+    min_seconds: int | None,
+    max_silence: int | None,
+    max_messages: int | None,
+    language: str | None,
+    timezone: str | None,
+    warning: str | None,
+) -> None:
+    """Create mailbox NUMBER."""
+    options: MailboxOptions = {}
+    _fill_options(
+        options, max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning
+    )
+    record = _with_store(
+        ctx, lambda store: store.add_mailbox(number, name, email or None, pin, **options)
+    )
+    click.echo(f"added mailbox {record.number} ({record.name})")
+
+
+@mailbox.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def mailbox_list(ctx: _Context, as_json: bool) -> None:
+    """List every mailbox."""
+    records = _with_store(ctx, lambda store: store.list_mailboxes())
+    if as_json:
+        _echo_json([record.to_json() for record in records])
+        return
+    if not records:
+        click.echo("no mailboxes")
+        return
+    _echo_table(
+        ("NUMBER", "NAME", "EMAIL", "PIN", "NEW", "TOTAL"),
+        [_mailbox_row(record) for record in records],
+    )
+
+
+def _mailbox_row(record: MailboxRecord) -> list[str]:
+    return [
+        record.number,
+        record.name,
+        record.email or "-",
+        "yes" if record.has_pin else "no",
+        str(record.new_messages),
+        str(record.total_messages),
+    ]
+
+
+@mailbox.command("show")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def mailbox_show(ctx: _Context, number: str, as_json: bool) -> None:
+    """Show mailbox NUMBER."""
+    record = _with_store(ctx, lambda store: store.get_mailbox(number))
+    if as_json:
+        _echo_json(record.to_json())
+    else:
+        _echo_fields(record.to_json())
+
+
+@mailbox.command("set")
+@click.argument("number")
+@click.option("--name", help="Owner or label shown in listings.")
+@_mailbox_options
+@click.option("--clear-pin", is_flag=True, help="Remove the PIN.")
+@click.option(
+    "--temporary-expires",
+    metavar="TIME|never",
+    help="When the temporary greeting stops playing (ISO 8601; UTC if no offset).",
+)
+@click.pass_obj
+def mailbox_set(
+    ctx: _Context,
+    number: str,
+    name: str | None,
+    email: str | None,
+    pin: str | None,
+    max_seconds: int | None,
+    min_seconds: int | None,
+    max_silence: int | None,
+    max_messages: int | None,
+    language: str | None,
+    timezone: str | None,
+    warning: str | None,
+    clear_pin: bool,
+    temporary_expires: str | None,
+) -> None:
+    """Change settings of mailbox NUMBER."""
+    changes: MailboxChanges = {}
+    _fill_options(
+        changes, max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning
+    )
+    if name is not None:
+        changes["name"] = name
+    if email is not None:
+        changes["email"] = email or None
+    if pin is not None and clear_pin:
+        raise _fail("give either --pin or --clear-pin")
+    if pin is not None:
+        changes["pin"] = pin
+    if clear_pin:
+        changes["pin"] = None
+    if temporary_expires is not None:
+        changes["temporary_greeting_expires_at"] = _parse_expiry(temporary_expires)
+    if not changes:
+        raise _fail("nothing to change: give at least one option (see --help)")
+    _with_store(ctx, lambda store: store.update_mailbox(number, **changes))
+    click.echo(f"updated mailbox {number}")
+
+
+def _parse_expiry(value: str) -> dt.datetime | None:
+    if value.lower() in ("never", "none", ""):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"invalid time {value!r}: use ISO 8601, e.g. 2026-05-01T09:00+02:00") from None
+    return when if when.utcoffset() is not None else when.replace(tzinfo=dt.UTC)
+
+
+@mailbox.command("remove")
+@click.argument("number")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def mailbox_remove(ctx: _Context, number: str, yes: bool) -> None:
+    """Remove mailbox NUMBER with its messages, greetings and missed calls."""
+    if not yes:
+        record = _with_store(ctx, lambda store: store.get_mailbox(number))
+        click.confirm(
+            f"Remove mailbox {number} ({record.name}) and its {record.total_messages} message(s)?",
+            abort=True,
+        )
+    _with_store(ctx, lambda store: store.remove_mailbox(number))
+    click.echo(f"removed mailbox {number}")
+
+
+@mailbox.command("greeting")
+@click.argument("number")
+@click.argument("kind", type=click.Choice([kind.value for kind in GreetingKind]))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--remove", is_flag=True, help="Remove the greeting instead.")
+@click.pass_obj
+def mailbox_greeting(
+    ctx: _Context, number: str, kind: str, file: Path | None, remove: bool
+) -> None:
+    """Set the KIND greeting of mailbox NUMBER from FILE (a WAV file), or --remove it."""
+    if remove == (file is not None):
+        raise _fail("give either a WAV file or --remove")
+    if file is None:
+        _with_store(ctx, lambda store: store.remove_greeting(number, kind))
+        click.echo(f"removed the {kind} greeting of mailbox {number}")
+        return
+    try:
+        audio = file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}") from None
+    _with_store(ctx, lambda store: store.set_greeting(number, kind, audio))
+    click.echo(f"set the {kind} greeting of mailbox {number}")
+
+
+# -- messages ----------------------------------------------------------------------------------
+
+
+@main.group()
+def messages() -> None:
+    """List, show and export messages."""
+
+
+@messages.command("list")
+@click.argument("mailbox_number", metavar="[MAILBOX]", required=False)
+@click.option("--folder", metavar="F", help="Only this folder (new, old, saved, deleted, …).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def messages_list(
+    ctx: _Context, mailbox_number: str | None, folder: str | None, as_json: bool
+) -> None:
+    """List messages, newest first: all of them, or MAILBOX's."""
+    records = _with_store(ctx, lambda store: store.list_messages(mailbox_number, folder))
+    if as_json:
+        _echo_json([record.to_json() for record in records])
+        return
+    if not records:
+        click.echo("no messages")
+        return
+    _echo_table(
+        ("ID", "RECEIVED (UTC)", "MAILBOX", "FROM", "LENGTH", "FOLDER"),
+        [_message_row(record) for record in records],
+    )
+
+
+def _message_row(record: MessageRecord) -> list[str]:
+    caller = record.caller_number
+    if record.caller_name:
+        caller = f"{record.caller_name} <{caller}>"
+    return [
+        str(record.id),
+        _when(record.received_at),
+        record.mailbox,
+        caller,
+        f"{record.duration_seconds:.1f}s",
+        record.folder,
+    ]
+
+
+@messages.command("show")
+@click.argument("message_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def messages_show(ctx: _Context, message_id: str, as_json: bool) -> None:
+    """Show message ID."""
+    record = _with_store(ctx, lambda store: store.get_message(message_id))
+    if as_json:
+        _echo_json(record.to_json())
+    else:
+        _echo_fields(record.to_json())
+
+
+@messages.command("export")
+@click.argument("message_id", metavar="ID")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="The WAV file to write ('-' for standard output).",
+)
+@click.pass_obj
+def messages_export(ctx: _Context, message_id: str, output: Path) -> None:
+    """Write the audio of message ID to a WAV file (G.711, as received)."""
+    audio = _with_store(ctx, lambda store: store.message_audio(message_id))
+    try:
+        with click.open_file(str(output), "wb") as stream:  # '-' is standard output
+            stream.write(audio)
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror}") from None
+    if str(output) != "-":
+        click.echo(f"wrote {output} ({len(audio)} bytes)")
+
+
+# -- missed calls ------------------------------------------------------------------------------
+
+
+@main.group()
+def missed() -> None:
+    """Calls that reached a mailbox and left no message."""
+
+
+@missed.command("list")
+@click.argument("mailbox_number", metavar="[MAILBOX]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def missed_list(ctx: _Context, mailbox_number: str | None, as_json: bool) -> None:
+    """List missed calls, newest first: all of them, or MAILBOX's."""
+    records = _with_store(ctx, lambda store: store.list_missed_calls(mailbox_number))
+    if as_json:
+        _echo_json([record.to_json() for record in records])
+        return
+    if not records:
+        click.echo("no missed calls")
+        return
+    _echo_table(
+        ("AT (UTC)", "MAILBOX", "FROM", "REASON"),
+        [_missed_row(record) for record in records],
+    )
+
+
+def _missed_row(record: MissedCallRecord) -> list[str]:
+    caller = record.caller_number
+    if record.caller_name:
+        caller = f"{record.caller_name} <{caller}>"
+    return [_when(record.at), record.mailbox, caller, record.reason.value]
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+
+def _hostport(option: str, value: str, default_port: int) -> tuple[str, int]:
+    try:
+        host, port = parse_hostport(value, default_port)
+    except ValueError:
+        raise _fail(f"invalid {option} {value!r}: use HOST:PORT") from None
+    if not 0 <= port <= 65535:
+        raise _fail(f"invalid {option} {value!r}: port {port} is out of range")
+    return host, port
+
+
+@main.command()
+@click.option(
+    "--sip-listen",
+    envvar="AFTERBEEP_SIP_LISTEN",
+    default="0.0.0.0:5060",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="SIP address (UDP and TCP).  [env: AFTERBEEP_SIP_LISTEN]",
+)
+@click.option(
+    "--http-listen",
+    envvar="AFTERBEEP_HTTP_LISTEN",
+    default="127.0.0.1:8080",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Web UI and REST API address.  [env: AFTERBEEP_HTTP_LISTEN]",
+)
+@click.option(
+    "--external-address",
+    envvar="AFTERBEEP_EXTERNAL_ADDRESS",
+    metavar="ADDR",
+    help="Address put in SIP and SDP when behind NAT.  [env: AFTERBEEP_EXTERNAL_ADDRESS]",
+)
+@click.option(
+    "--rtp-ports",
+    envvar="AFTERBEEP_RTP_PORTS",
+    default="20000-30000",
+    show_default=True,
+    metavar="LO-HI",
+    help="RTP port range.  [env: AFTERBEEP_RTP_PORTS]",
+)
+@click.option(
+    "--operator-uri",
+    envvar="AFTERBEEP_OPERATOR_URI",
+    metavar="URI",
+    help="Where '0' during the greeting transfers to.  [env: AFTERBEEP_OPERATOR_URI]",
+)
+@click.option(
+    "--reject-unknown/--answer-unknown",
+    envvar="AFTERBEEP_REJECT_UNKNOWN",
+    default=False,
+    show_default=True,
+    help="Answer calls to unknown mailboxes with 404, or with a prompt.  "
+    "[env: AFTERBEEP_REJECT_UNKNOWN]",
+)
+@click.option(
+    "--answer-delay",
+    envvar="AFTERBEEP_ANSWER_DELAY",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to ring before answering.  [env: AFTERBEEP_ANSWER_DELAY]",
+)
+@click.option(
+    "--log-level",
+    envvar="AFTERBEEP_LOG_LEVEL",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="[env: AFTERBEEP_LOG_LEVEL]",
+)
+@click.pass_obj
+def serve(
+    ctx: _Context,
+    sip_listen: str,
+    http_listen: str,
+    external_address: str | None,
+    rtp_ports: str,
+    operator_uri: str | None,
+    reject_unknown: bool,
+    answer_delay: float,
+    log_level: str,
+) -> None:
+    """Run the voicemail server (SIP, RTP, web) until interrupted."""
+    sip_host, sip_port = _hostport("--sip-listen", sip_listen, 5060)
+    http_host, http_port = _hostport("--http-listen", http_listen, 8080)
+    try:
+        rtp_range = parse_port_range(rtp_ports)
+    except ValueError:
+        raise _fail(f"invalid --rtp-ports {rtp_ports!r}: use LOW-HIGH within 1024-65535") from None
+    settings = Settings(
+        data_dir=ctx.data_dir,
+        database_url=ctx.database_url,
+        sip_host=sip_host,
+        sip_port=sip_port,
+        http_host=http_host,
+        http_port=http_port,
+        external_address=external_address or None,
+        rtp_ports=rtp_range,
+        operator_uri=operator_uri or None,
+        reject_unknown_mailbox=reject_unknown,
+        answer_delay=answer_delay,
+        log_level=log_level.upper(),
+    )
+    # Imported here: the admin commands need none of the network stack.
+    from afterbeep.app import run
+
+    try:
+        run(settings)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:  # an address in use, a data folder we may not write
+        raise _fail(f"cannot serve: {exc}") from None

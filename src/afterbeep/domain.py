@@ -1,0 +1,107 @@
+"""Domain values shared by the flows, the store and the CLI (pure: no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class DiversionReason(StrEnum):
+    """Why the call reached voicemail (RFC 5806 Diversion / RFC 7044 History-Info)."""
+
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    UNAVAILABLE = "unavailable"
+    UNCONDITIONAL = "unconditional"
+    UNKNOWN = "unknown"  # diverted, reason not given
+    DIRECT = "direct"  # called the mailbox directly, no diversion
+
+
+class WarningMode(StrEnum):
+    """What the caller hears between the greeting and the beep."""
+
+    DEFAULT = "default"  # "please leave your message after the tone"
+    CUSTOM = "custom"  # the mailbox's own recording
+    NONE = "none"  # beep only
+
+
+class GreetingKind(StrEnum):
+    UNAVAILABLE = "unavailable"
+    BUSY = "busy"
+    TEMPORARY = "temporary"
+    NAME = "name"
+    WARNING = "warning"  # the custom pre-record warning
+
+
+class Folder(StrEnum):
+    NEW = "new"
+    OLD = "old"
+    SAVED = "saved"
+    DELETED = "deleted"
+
+
+class Codec(StrEnum):
+    """How a message's audio is stored: G.711 as received, 8 kHz mono WAV."""
+
+    PCMU = "PCMU"
+    PCMA = "PCMA"
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxProfile:
+    """What a call flow needs to know about a mailbox."""
+
+    id: int
+    number: str
+    name: str
+    language: str = "en"
+    timezone: str = "UTC"
+    max_message_seconds: int = 180
+    min_message_seconds: int = 2
+    max_silence_seconds: int = 10
+    max_messages: int = 100
+    warning_mode: WarningMode = WarningMode.DEFAULT
+    # Blob keys of the recorded greetings, by kind; absent when not recorded.
+    greetings: dict[GreetingKind, str] = field(default_factory=dict)
+    temporary_greeting_expires_at: dt.datetime | None = None  # UTC; None = no expiry
+
+    def active_greeting(self, reason: DiversionReason, now: dt.datetime) -> str | None:
+        """The blob key of the greeting to play, or None for the system greeting.
+
+        A temporary greeting overrides both others while it is active; the busy greeting
+        answers busy diversions, the unavailable greeting everything else.
+        """
+        temporary = self.greetings.get(GreetingKind.TEMPORARY)
+        expires = self.temporary_greeting_expires_at
+        if temporary and (expires is None or now < expires):
+            return temporary
+        if reason is DiversionReason.BUSY and GreetingKind.BUSY in self.greetings:
+            return self.greetings[GreetingKind.BUSY]
+        return self.greetings.get(GreetingKind.UNAVAILABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerInfo:
+    """Who called whom, as the SIP request told us."""
+
+    caller_number: str
+    caller_name: str
+    called_number: str
+    reason: DiversionReason
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A recorded message ready to be committed to the store."""
+
+    id: uuid.UUID
+    mailbox_id: int
+    caller: CallerInfo
+    received_at: dt.datetime  # UTC, when the recording started
+    duration_seconds: float
+    audio_key: str
+    codec: Codec
+    urgent: bool = False

@@ -1,0 +1,57 @@
+"""What the call flows need from the rest of the system.
+
+The flows never import the store, the notifier or the network: the composition root hands
+them objects that satisfy these protocols (the store's real ones, or the in-memory fakes in
+the tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Protocol
+
+from afterbeep.domain import CallerInfo, Codec, MailboxProfile
+
+
+class RecordingSink(Protocol):
+    """A message being recorded: G.711 bytes are appended to durable storage as they arrive.
+
+    What was written survives a crash of the process: the store recovers unfinished
+    recordings on start (see ``MessageStore.recover``).
+    """
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def bytes_written(self) -> int: ...
+
+    def write(self, payload: bytes) -> None:
+        """Append encoded audio (8000 bytes = one second of G.711)."""
+
+    def flush(self) -> None:
+        """Push buffered audio to the file (called about once a second)."""
+
+
+class MessageStore(Protocol):
+    async def find_mailbox(self, number: str) -> MailboxProfile | None: ...
+
+    async def read_audio(self, key: str) -> bytes:
+        """The WAV file stored under ``key`` (a greeting or a message)."""
+
+    def start_recording(
+        self, mailbox: MailboxProfile, caller: CallerInfo, codec: Codec, started_at: dt.datetime
+    ) -> RecordingSink:
+        """Open a durable recording for a new message (synchronous: it only opens files)."""
+
+    async def commit_recording(self, sink: RecordingSink) -> uuid.UUID:
+        """Finish the file and commit the message row (folder ``new``); returns its id."""
+
+    async def discard_recording(self, sink: RecordingSink) -> None:
+        """Remove a recording that will not become a message (too short, cancelled)."""
+
+    async def record_missed_call(
+        self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
+    ) -> None:
+        """Note a call that reached the mailbox but left no message."""

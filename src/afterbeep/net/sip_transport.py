@@ -1,0 +1,189 @@
+"""The asyncio shell around the sans-IO ``UserAgent``: UDP and TCP sockets and one timer.
+
+Every entry point follows the same three steps: feed the core (bytes or an action, with the
+loop's time), send what it produced, hand its events to the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Callable
+from typing import Any, cast
+
+from afterbeep.sip.errors import SipSyntaxError
+from afterbeep.sip.message import StreamFramer
+from afterbeep.sip.useragent import Address, Event, UserAgent
+
+log = logging.getLogger(__name__)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class SipTransport:
+    """Owns the SIP sockets; the application reacts to events through ``on_event``."""
+
+    def __init__(self, ua: UserAgent, on_event: Callable[[Event], None]) -> None:
+        self.ua = ua
+        self._on_event = on_event
+        self._loop = asyncio.get_running_loop()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp_server: asyncio.Server | None = None
+        self._streams: dict[tuple[str, int], _StreamConnection] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._pending_connects: dict[tuple[str, int], list[bytes]] = {}
+        self.local_port = 0
+
+    async def start(self, host: str, port: int) -> None:
+        transport, _ = await self._loop.create_datagram_endpoint(
+            lambda: _Datagrams(self), local_addr=(host, port)
+        )
+        self._udp = transport
+        self.local_port = transport.get_extra_info("sockname")[1]
+        self._tcp_server = await self._loop.create_server(
+            lambda: _StreamConnection(self), host, self.local_port
+        )
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for connection in list(self._streams.values()):
+            connection.close()
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+            await self._tcp_server.wait_closed()
+        if self._udp is not None:
+            self._udp.close()
+
+    # ---- driving the core ------------------------------------------------------------------
+
+    def act(self, action: Callable[[float], Any]) -> None:
+        """Run a TU action on the core (answer, bye, …) and push out what it produced."""
+        action(self._loop.time())
+        self._flush()
+
+    def received(self, data: bytes, source: Address) -> None:
+        self.ua.receive(data, source, self._loop.time())
+        self._flush()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.ua.handle_timer(self._loop.time())
+        self._flush()
+
+    def _flush(self) -> None:
+        for item in self.ua.outgoing():
+            self._send(item.data, item.destination)
+        for event in self.ua.events():
+            try:
+                self._on_event(event)
+            except Exception:  # one call's bug must not take the SIP stack down
+                log.exception("event handler failed for %s", type(event).__name__)
+        deadline = self.ua.next_deadline()
+        if deadline != self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer) if deadline else None
+            self._timer_at = deadline
+
+    # ---- sending ---------------------------------------------------------------------------
+
+    def _send(self, data: bytes, destination: Address) -> None:
+        if not _is_ip(destination.host):
+            self._loop.create_task(self._resolve_and_send(data, destination))
+            return
+        key = (destination.host, destination.port)
+        if destination.transport == "UDP":
+            if self._udp is not None:
+                self._udp.sendto(data, key)
+            return
+        connection = self._streams.get(key)
+        if connection is not None:
+            connection.write(data)
+            return
+        queued = self._pending_connects.setdefault(key, [])
+        queued.append(data)
+        if len(queued) == 1:
+            self._loop.create_task(self._connect(key))
+
+    async def _resolve_and_send(self, data: bytes, destination: Address) -> None:
+        try:
+            infos = await self._loop.getaddrinfo(destination.host, destination.port)
+        except OSError as exc:
+            log.warning("cannot resolve %s: %s", destination.host, exc)
+            return
+        host = str(infos[0][4][0])
+        self._send(data, Address(destination.transport, host, destination.port))
+
+    async def _connect(self, key: tuple[str, int]) -> None:
+        try:
+            await self._loop.create_connection(lambda: _StreamConnection(self), *key)
+        except OSError as exc:
+            log.warning("cannot connect to %s:%s over TCP: %s", *key, exc)
+            self._pending_connects.pop(key, None)
+            return
+        connection = self._streams.get(key)
+        for data in self._pending_connects.pop(key, []):
+            if connection is not None:
+                connection.write(data)
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, owner: SipTransport) -> None:
+        self._owner = owner
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if len(data) < 16:
+            return  # keepalives (CRLF, STUN-ish noise) carry nothing to answer
+        self._owner.received(data, Address("UDP", str(addr[0]), addr[1]))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)  # ICMP unreachable from a peer that went away
+
+
+class _StreamConnection(asyncio.Protocol):
+    """One TCP connection: frames messages by Content-Length (RFC 3261 §18.3)."""
+
+    def __init__(self, owner: SipTransport) -> None:
+        self._owner = owner
+        self._framer = StreamFramer()
+        self._transport: asyncio.Transport | None = None
+        self._peer: tuple[str, int] = ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self._peer = (str(peer[0]), int(peer[1]))
+        self._owner._streams[self._peer] = self
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self._framer.feed(data)
+        except SipSyntaxError as exc:
+            # A stream we cannot frame cannot be resynchronised: close it.
+            log.info("closing TCP connection from %s:%s: %s", *self._peer, exc.reason)
+            self.close()
+            return
+        for message in messages:
+            self._owner.received(message, Address("TCP", *self._peer))
+
+    def write(self, data: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._owner._streams.get(self._peer) is self:
+            del self._owner._streams[self._peer]

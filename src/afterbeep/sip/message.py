@@ -1,0 +1,433 @@
+"""SIP messages: parse and serialize (RFC 3261 §7, §20, §25).
+
+``parse_message`` accepts one whole message (a datagram, or one framed by ``StreamFramer``)
+and either returns a ``Request``/``Response`` or raises ``SipSyntaxError`` carrying the status
+to answer with — any input, never another exception (see the fuzz tests).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from afterbeep.sip.errors import SipSyntaxError
+from afterbeep.sip.uri import (
+    TOKEN_CHARS,
+    NameAddr,
+    SipUri,
+    is_digits,
+    parse_params,
+    split_params,
+)
+
+# RFC 3261 §7.3.3 compact forms (plus the ones later RFCs registered).
+COMPACT = {
+    "i": "Call-ID", "m": "Contact", "e": "Content-Encoding", "l": "Content-Length",
+    "c": "Content-Type", "f": "From", "s": "Subject", "k": "Supported", "t": "To",
+    "v": "Via", "o": "Event", "r": "Refer-To", "b": "Referred-By", "u": "Allow-Events",
+    "x": "Session-Expires", "a": "Accept-Contact", "j": "Reject-Contact",
+    "d": "Request-Disposition", "y": "Identity", "n": "Identity-Info",
+}  # fmt: skip
+_CANONICAL = {
+    name.lower(): name
+    for name in (
+        *COMPACT.values(), "Accept", "Allow", "Authorization", "CSeq", "Date", "Diversion",
+        "Expires", "History-Info", "Max-Forwards", "Min-Expires", "P-Asserted-Identity",
+        "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Require", "Record-Route", "Require",
+        "Retry-After", "Route", "Server", "Timestamp", "Unsupported", "User-Agent", "Warning",
+        "WWW-Authenticate", "Privacy", "Remote-Party-ID", "Subscription-State", "Reason",
+    )
+}  # fmt: skip
+_CANONICAL["call-id"] = "Call-ID"
+_CANONICAL["cseq"] = "CSeq"
+# Headers whose values may be comma-joined lists (RFC 3261 §7.3.1); others may contain commas.
+_LIST_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "Via", "Route", "Record-Route", "Contact", "Allow", "Supported", "Require",
+        "Proxy-Require", "Unsupported", "Accept", "Accept-Encoding", "Accept-Language",
+        "Diversion", "History-Info", "P-Asserted-Identity", "Allow-Events", "Content-Encoding",
+    )
+)  # fmt: skip
+_METHOD = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
+_SIP_VERSION = "SIP/2.0"
+_VIA = re.compile(r"^\s*SIP\s*/\s*2\.0\s*/\s*([A-Za-z]+)\s+(\S.*?)\s*$", re.IGNORECASE)
+MAX_MESSAGE = 65_535  # larger messages are refused (a UDP datagram cannot be larger)
+MAX_HEADERS = 256
+
+
+def canonical_name(name: str) -> str:
+    lower = name.lower()
+    if lower in COMPACT:
+        return COMPACT[lower]
+    return _CANONICAL.get(lower, name)
+
+
+class Headers:
+    """Ordered header fields; look-ups are case-insensitive and know the compact forms."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
+        self._fields: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in fields]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def get(self, name: str) -> str | None:
+        """The first value of ``name`` (the first list element for list headers)."""
+        key = canonical_name(name).lower()
+        for field_name, value in self._fields:
+            if field_name.lower() == key:
+                if key in _LIST_HEADERS:
+                    return split_params(value, ",")[0].strip()
+                return value
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``, comma-joined lists split apart (in order)."""
+        key = canonical_name(name).lower()
+        values: list[str] = []
+        for field_name, value in self._fields:
+            if field_name.lower() == key:
+                if key in _LIST_HEADERS:
+                    values.extend(v.strip() for v in split_params(value, ",") if v.strip())
+                else:
+                    values.append(value)
+        return values
+
+    def add(self, name: str, value: str) -> None:
+        self._fields.append((canonical_name(name), value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every field called ``name`` by one, at the first one's place."""
+        key = canonical_name(name).lower()
+        out: list[tuple[str, str]] = []
+        placed = False
+        for field_name, old in self._fields:
+            if field_name.lower() == key:
+                if not placed:
+                    out.append((field_name, value))
+                    placed = True
+            else:
+                out.append((field_name, old))
+        if not placed:
+            out.append((canonical_name(name), value))
+        self._fields = out
+
+    def remove(self, name: str) -> None:
+        key = canonical_name(name).lower()
+        self._fields = [(n, v) for n, v in self._fields if n.lower() != key]
+
+    def copy(self) -> Headers:
+        copy = Headers()
+        copy._fields = list(self._fields)
+        return copy
+
+
+@dataclass(slots=True)
+class Via:
+    """One Via value: ``SIP/2.0/UDP host:port;branch=…;rport`` (RFC 3261 §20.42)."""
+
+    transport: str
+    host: str
+    port: int | None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> Via:
+        parts = split_params(text)
+        # LWS is allowed around the slashes: "SIP / 2.0 / UDP" (RFC 4475 wsinv).
+        match = _VIA.match(parts[0])
+        if match is None:
+            raise SipSyntaxError(f"invalid Via {text[:60]!r}")
+        host, port = _sent_by(match.group(2))
+        return cls(match.group(1).upper(), host, port, parse_params(parts[1:]))
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = f":{self.port}" if self.port else ""
+        params = "".join(f";{k}" if v is None else f";{k}={v}" for k, v in self.params.items())
+        return f"SIP/2.0/{self.transport} {host}{port}{params}"
+
+
+def _sent_by(text: str) -> tuple[str, int | None]:
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:].strip() if rest.startswith(":") else ""
+    else:
+        host, _, port_text = text.partition(":")
+    host, port_text = host.strip(), port_text.strip()
+    # port = 1*DIGIT (§25.1); one past 65535 could not be answered (sendto would raise).
+    if not host or (port_text and not (is_digits(port_text) and 0 < int(port_text) < 65536)):
+        raise SipSyntaxError(f"invalid Via sent-by {text[:60]!r}")
+    return host.lower(), int(port_text) if port_text else None
+
+
+@dataclass(slots=True)
+class Message:
+    headers: Headers
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    @property
+    def call_id(self) -> str:
+        return self.headers.get("Call-ID") or ""
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        """(sequence number, method) from CSeq; SipSyntaxError when missing or malformed."""
+        value = self.headers.get("CSeq")
+        if value is None:
+            raise SipSyntaxError("missing CSeq")
+        number, _, method = value.strip().partition(" ")
+        method = method.strip()
+        if not is_digits(number) or len(number) > 10 or int(number) >= 2**31 or not method:
+            raise SipSyntaxError(f"invalid CSeq {value[:40]!r}")
+        return int(number), method
+
+    @property
+    def vias(self) -> list[Via]:
+        return [Via.parse(v) for v in self.headers.get_all("Via")]
+
+    @property
+    def top_via(self) -> Via:
+        value = self.headers.get("Via")
+        if value is None:
+            raise SipSyntaxError("missing Via")
+        return Via.parse(value)
+
+    def name_addr(self, name: str) -> NameAddr:
+        value = self.headers.get(name)
+        if value is None:
+            raise SipSyntaxError(f"missing {name}")
+        return NameAddr.parse(value)
+
+    @property
+    def from_tag(self) -> str | None:
+        return self.name_addr("From").tag
+
+    @property
+    def to_tag(self) -> str | None:
+        return self.name_addr("To").tag
+
+    def _serialize(self, start_line: str) -> bytes:
+        lines = [start_line]
+        lines.extend(f"{name}: {value}" for name, value in self.headers if name != "Content-Length")
+        lines.append(f"Content-Length: {len(self.body)}")
+        head = "\r\n".join(lines) + "\r\n\r\n"
+        return head.encode("utf-8", "surrogateescape") + self.body
+
+
+@dataclass(slots=True)
+class Request(Message):
+    method: str = ""
+    uri: str = ""
+
+    @property
+    def sip_uri(self) -> SipUri:
+        return SipUri.parse(self.uri)
+
+    def __bytes__(self) -> bytes:
+        return self._serialize(f"{self.method} {self.uri} {_SIP_VERSION}")
+
+
+@dataclass(slots=True)
+class Response(Message):
+    status: int = 0
+    reason: str = ""
+
+    def __bytes__(self) -> bytes:
+        return self._serialize(f"{_SIP_VERSION} {self.status} {self.reason}")
+
+
+def parse_message(data: bytes) -> Request | Response:
+    """Parse one whole SIP message. Raises SipSyntaxError, and nothing else."""
+    try:
+        return _parse(data)
+    except SipSyntaxError:
+        raise
+    except (ValueError, IndexError, UnicodeError) as exc:  # defensive: never leak others
+        raise SipSyntaxError(f"malformed message: {exc}") from exc
+
+
+def _parse(data: bytes) -> Request | Response:
+    if len(data) > MAX_MESSAGE:
+        raise SipSyntaxError("message too large", 513)
+    # RFC 3261 §7.5: CRLFs before the start line are ignored (stream keepalives).
+    data = data.lstrip(b"\r\n")
+    end = data.find(b"\r\n\r\n")
+    sep = 4
+    if end < 0:
+        end, sep = data.find(b"\n\n"), 2
+        if end < 0:
+            raise SipSyntaxError("no blank line after the headers")
+    head = data[:end].decode("utf-8", "surrogateescape")
+    body = data[end + sep :]
+    lines = head.replace("\r\n", "\n").split("\n")
+    start, fields = lines[0], _unfold(lines[1:])
+    headers = Headers(fields)
+    body = _cut_body(headers, body)
+    if start.startswith("SIP/"):
+        version, _, rest = start.partition(" ")
+        code, _, reason = rest.partition(" ")
+        if version != _SIP_VERSION:
+            raise SipSyntaxError(f"unsupported version {version[:20]!r}", 505)
+        if len(code) != 3 or not is_digits(code) or not 100 <= int(code) <= 699:
+            raise SipSyntaxError(f"invalid status code {code[:20]!r}")
+        return Response(headers, body, int(code), reason)
+    parts = start.split(" ")
+    # Request-Line = Method SP Request-URI SP SIP-Version CRLF: exactly single spaces
+    # (RFC 4475 lwsruri, lwsstart, trws are invalid).
+    if len(parts) != 3 or not all(parts):
+        raise SipSyntaxError("invalid request line")
+    method, uri, version = parts
+    if not _METHOD.match(method):
+        raise SipSyntaxError(f"invalid method {method[:20]!r}")
+    if not version.startswith("SIP/"):
+        raise SipSyntaxError("invalid request line")
+    if version != _SIP_VERSION:
+        raise SipSyntaxError(f"unsupported version {version[:20]!r}", 505)
+    return Request(headers, body, method, uri)
+
+
+def _unfold(lines: list[str]) -> list[tuple[str, str]]:
+    """Header lines → (name, value); continuation lines (leading SP/HT) join the previous."""
+    fields: list[tuple[str, str]] = []
+    for line in lines:
+        if not line:
+            continue
+        if line[0] in " \t":
+            if not fields:
+                raise SipSyntaxError("continuation line before any header")
+            name, value = fields[-1]
+            fields[-1] = (name, f"{value} {line.strip()}".strip())
+            continue
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not name or any(c not in TOKEN_CHARS for c in name):
+            raise SipSyntaxError(f"invalid header line {line[:40]!r}")
+        fields.append((name, value.strip()))
+        if len(fields) > MAX_HEADERS:
+            raise SipSyntaxError("too many header fields", 513)
+    return fields
+
+
+def _cut_body(headers: Headers, body: bytes) -> bytes:
+    lengths = headers.get_all("Content-Length")
+    if not lengths:
+        return body
+    if len(lengths) > 1 and len(set(lengths)) > 1:
+        raise SipSyntaxError("conflicting Content-Length headers")
+    text = lengths[0].strip()
+    if not is_digits(text) or len(text) > 7:
+        raise SipSyntaxError(f"invalid Content-Length {text[:20]!r}")
+    length = int(text)
+    if length > len(body):
+        # RFC 3261 §18.3: a message shorter than its Content-Length is malformed.
+        raise SipSyntaxError("body shorter than Content-Length")
+    # Bytes past Content-Length in a datagram are discarded (§18.3).
+    return body[:length]
+
+
+_MANDATORY = ("To", "From", "Call-ID", "CSeq", "Via")
+
+
+def validate_request(request: Request) -> None:
+    """Semantic checks a UAS makes before acting (RFC 3261 §8.2); SipSyntaxError if bad."""
+    for name in _MANDATORY:
+        if request.headers.get(name) is None:
+            raise SipSyntaxError(f"missing {name} header")
+    _, cseq_method = request.cseq
+    if cseq_method != request.method:
+        raise SipSyntaxError("CSeq method does not match the request method")
+    for via in request.vias:
+        if via.transport not in ("UDP", "TCP", "TLS", "SCTP", "WS", "WSS") and not via.transport:
+            raise SipSyntaxError("invalid Via transport")
+    to, sender = request.name_addr("To"), request.name_addr("From")
+    if request.method != "ACK":
+        # §8.2.2.1: an unsupported Request-URI scheme gets 416.
+        SipUri.parse(request.uri)
+    for addr in (to, sender):
+        scheme = addr.uri.split(":", 1)[0].lower()
+        if scheme in ("sip", "sips"):
+            SipUri.parse(addr.uri)
+    max_forwards = request.headers.get("Max-Forwards")
+    if max_forwards is not None:
+        value = max_forwards.strip()
+        if not is_digits(value) or int(value) > 255:
+            raise SipSyntaxError("invalid Max-Forwards")
+    for contact in request.headers.get_all("Contact"):
+        if contact != "*":
+            NameAddr.parse(contact)
+    # §12.1.1: the route set is taken from Record-Route; a value we cannot read now would
+    # leave the dialog unable to route its BYE later (raising from a timer callback).
+    for route in request.headers.get_all("Record-Route"):
+        try:
+            NameAddr.parse(route).sip_uri()
+        except SipSyntaxError as error:
+            raise SipSyntaxError(f"invalid Record-Route: {error.reason}") from error
+    expires = request.headers.get("Expires")
+    if expires is not None and not is_digits(expires.strip()):
+        raise SipSyntaxError("invalid Expires")
+    content_type = request.headers.get("Content-Type")
+    if request.body and content_type is None:
+        raise SipSyntaxError("body without Content-Type")
+    if content_type is not None and "/" not in content_type:
+        raise SipSyntaxError("invalid Content-Type")
+    if request.headers.get("Content-Encoding") and "gzip" not in (
+        request.headers.get("Accept-Encoding") or ""
+    ):
+        pass  # we never need the body of an encoded request; the flows ignore it
+
+
+def header_params(value: str) -> dict[str, str | None]:
+    """The ';' parameters of a header value such as Diversion or Event."""
+    return parse_params(split_params(value)[1:])
+
+
+class StreamFramer:
+    """Split a byte stream (TCP) into whole messages using Content-Length (RFC 3261 §18.3)."""
+
+    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
+        self._buffer = bytearray()
+        self._max = max_message
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return the complete messages. SipSyntaxError: close the stream."""
+        self._buffer += data
+        messages: list[bytes] = []
+        while True:
+            # Keepalive CRLFs between messages (RFC 5626 §3.5.1) are skipped.
+            while self._buffer[:2] == b"\r\n":
+                del self._buffer[:2]
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buffer) > self._max:
+                    raise SipSyntaxError("header section too large", 513)
+                return messages
+            head = bytes(self._buffer[:end]).decode("utf-8", "surrogateescape")
+            # Lines end in CRLF and "$" only stops before the LF, hence "\r?": without it
+            # only a Content-Length written last in the header section was found.
+            match = re.search(r"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$", head)
+            if match is None:
+                # Over a stream Content-Length is mandatory (§20.14).
+                raise SipSyntaxError("missing Content-Length on a stream transport")
+            total = end + 4 + int(match.group(1))
+            if total > self._max:
+                raise SipSyntaxError("message too large", 513)
+            if len(self._buffer) < total:
+                return messages
+            messages.append(bytes(self._buffer[:total]))
+            del self._buffer[:total]

@@ -1,0 +1,733 @@
+"""The sans-IO user agent server core: transactions, dialogs and sessions in one object.
+
+Bytes and the time go in (``receive``, ``handle_timer``); datagrams to send and events come
+out (``outgoing()``, ``events()``). The asyncio shell in ``net/`` only moves bytes and arms
+one timer for ``next_deadline()``. Nothing here reads the clock or touches a socket.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from afterbeep.sip.errors import LocalProtocolError, SipSyntaxError
+from afterbeep.sip.message import (
+    Headers,
+    Request,
+    Response,
+    Via,
+    parse_message,
+    validate_request,
+)
+from afterbeep.sip.timers import TimerHeap
+from afterbeep.sip.transaction import (
+    InviteServerTransaction,
+    NonInviteClientTransaction,
+    NonInviteServerTransaction,
+    State,
+    TimerConfig,
+)
+from afterbeep.sip.uri import NameAddr
+
+MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER, UPDATE"
+# Methods we know and refuse out of a dialog with 405 (others get 501, §8.2.1).
+KNOWN_METHODS = frozenset(
+    {"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "REFER", "NOTIFY", "INFO", "UPDATE", "PRACK"}
+)
+
+REASONS = {
+    100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 202: "Accepted",
+    400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    408: "Request Timeout", 415: "Unsupported Media Type", 416: "Unsupported URI Scheme",
+    420: "Bad Extension", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist", 486: "Busy Here", 487: "Request Terminated",
+    488: "Not Acceptable Here", 491: "Request Pending", 500: "Server Internal Error",
+    501: "Not Implemented", 503: "Service Unavailable", 505: "Version Not Supported",
+    513: "Message Too Large",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a message came from or goes to. ``host`` may be a name for outgoing requests."""
+
+    transport: str  # "UDP" or "TCP"
+    host: str
+    port: int
+
+    @property
+    def reliable(self) -> bool:
+        return self.transport != "UDP"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    data: bytes
+    destination: Address
+
+
+class SessionState(Enum):
+    INCOMING = "incoming"  # INVITE received, no final response yet
+    ANSWERED = "answered"  # 2xx sent, waiting for the ACK
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+@dataclass(eq=False, slots=True)
+class ServerRequest:
+    """A request the TU must answer through ``UserAgent.respond``."""
+
+    request: Request
+    transaction: InviteServerTransaction | NonInviteServerTransaction
+    session: Session | None
+
+
+@dataclass(eq=False, slots=True)
+class Session:
+    """One INVITE dialog in which we are the UAS (RFC 3261 §12.1.1)."""
+
+    invite: Request
+    source: Address
+    call_id: str
+    remote_tag: str
+    local_tag: str
+    local_host: str  # the address we advertise in Contact and SDP
+    invite_request: ServerRequest | None = None
+    state: SessionState = SessionState.INCOMING
+    remote_target: str = ""
+    route_set: list[str] = field(default_factory=list)
+    remote_seq: int = 0
+    local_seq: int = 0
+    pending_reinvite: ServerRequest | None = None
+    # The 2xx being retransmitted until its ACK arrives (§13.3.1.4): CSeq and cancel handle.
+    _unacked: tuple[int, Any] | None = None
+    app: Any = None  # for the TU: whatever it needs to find its call object
+
+    @property
+    def dialog_id(self) -> tuple[str, str, str]:
+        return (self.call_id, self.local_tag, self.remote_tag)
+
+
+# Events the TU consumes.
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class CallCancelled:
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class CallConfirmed:
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    session: Session
+    reason: str  # "bye" (the peer hung up), "ack-timeout", "local"
+
+
+@dataclass(frozen=True, slots=True)
+class ReInvite:
+    session: Session
+    handle: ServerRequest
+
+
+@dataclass(frozen=True, slots=True)
+class InDialogRequest:
+    session: Session
+    handle: ServerRequest
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCompleted:
+    session: Session
+    method: str
+    response: Response | None  # None: no answer (timer F)
+
+
+Event = (
+    IncomingCall
+    | CallCancelled
+    | CallConfirmed
+    | CallEnded
+    | ReInvite
+    | InDialogRequest
+    | RequestCompleted
+)
+
+
+def make_response(
+    request: Request,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes = b"",
+    content_type: str | None = None,
+) -> Response:
+    """§8.2.6.2: copy Via, From, To (adding our tag), Call-ID and CSeq from the request."""
+    out = Headers()
+    for name in ("Via", "From"):
+        for value in request.headers.get_all(name):
+            out.add(name, value)
+    to = request.headers.get("To") or ""
+    if to_tag and ";tag=" not in to.replace(" ", "").lower():
+        to = f"{to};tag={to_tag}"
+    out.add("To", to)
+    out.add("Call-ID", request.headers.get("Call-ID") or "")
+    out.add("CSeq", request.headers.get("CSeq") or "")
+    for name, value in headers or ():
+        out.add(name, value)
+    if content_type is not None:
+        out.add("Content-Type", content_type)
+    return Response(out, body, status, reason or REASONS.get(status, "Unknown"))
+
+
+# Header lines a lenient scan looks for, to answer 400 to a request that would not parse.
+_LINE = re.compile(rb"(?im)^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:[ \t]*(.*?)\r?$")
+
+
+class UserAgent:
+    """The SIP core of a voicemail server: answers calls, never places them."""
+
+    def __init__(
+        self,
+        *,
+        advertised_host: str | None = None,
+        port: int = 5060,
+        server_name: str = "afterbeep",
+        timers: TimerConfig | None = None,
+        new_token: Callable[[], str] | None = None,
+    ) -> None:
+        self.advertised_host = advertised_host
+        self.port = port
+        self.server_name = server_name
+        self._config = timers or TimerConfig()
+        self._token = new_token or (lambda: secrets.token_hex(8))
+        self._timers = TimerHeap()
+        self._out: list[Outgoing] = []
+        self._events: deque[Event] = deque()
+        self._server_tx: dict[tuple[str, ...], ServerRequest] = {}
+        self._client_tx: dict[tuple[str, str], NonInviteClientTransaction] = {}
+        self._dialogs: dict[tuple[str, str, str], Session] = {}
+        self._early: dict[tuple[str, str], Session] = {}  # (Call-ID, From tag) before a 2xx
+
+    # ---- the shell's side -------------------------------------------------------------------
+
+    def receive(self, data: bytes, source: Address, now: float) -> None:
+        """One datagram (or one framed stream message) from ``source``."""
+        try:
+            message = parse_message(data)
+        except SipSyntaxError as error:
+            self._reply_to_garbage(data, source, error)
+            return
+        if isinstance(message, Response):
+            self._on_response(message, now)
+            return
+        try:
+            validate_request(message)
+            self._stamp_via(message, source)
+        except SipSyntaxError as error:
+            if message.method != "ACK":
+                self._send_stateless(make_response(message, error.status, error.reason), source)
+            return
+        self._on_request(message, source, now)
+
+    def handle_timer(self, now: float) -> None:
+        self._timers.run_due(now)
+
+    def next_deadline(self) -> float | None:
+        return self._timers.next_deadline()
+
+    def outgoing(self) -> list[Outgoing]:
+        out, self._out = self._out, []
+        return out
+
+    def events(self) -> list[Event]:
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self._dialogs) + len(self._early)
+
+    # ---- the TU's side ----------------------------------------------------------------------
+
+    def ring(self, session: Session, now: float) -> None:
+        self._respond_invite(session, 180, now)
+
+    def answer(self, session: Session, sdp: bytes, now: float) -> None:
+        """Send 200 OK with our SDP answer; the dialog starts (§13.3.1.4)."""
+        if session.state is not SessionState.INCOMING:
+            raise LocalProtocolError(f"cannot answer a session in state {session.state.value}")
+        self._respond_invite(session, 200, now, body=sdp)
+
+    def reject(self, session: Session, status: int, now: float, reason: str | None = None) -> None:
+        if session.state is not SessionState.INCOMING or status < 300:
+            raise LocalProtocolError("only an unanswered call can be rejected with 3xx-6xx")
+        self._respond_invite(session, status, now, reason=reason)
+
+    def respond(
+        self,
+        handle: ServerRequest,
+        status: int,
+        now: float,
+        *,
+        reason: str | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Answer a re-INVITE or another in-dialog request handed to the TU."""
+        session = handle.session
+        extra = list(headers or ())
+        if handle.request.method == "INVITE" and session is not None and 200 <= status < 300:
+            extra += self._dialog_headers(session, handle.request)
+            if body and content_type is None:
+                content_type = "application/sdp"
+        response = make_response(
+            handle.request,
+            status,
+            reason,
+            to_tag=session.local_tag if session else None,
+            headers=extra,
+            body=body,
+            content_type=content_type,
+        )
+        handle.transaction.respond(response, now)
+        if handle.request.method == "INVITE" and session is not None and status >= 200:
+            session.pending_reinvite = None
+            if status < 300:
+                self._retransmit_2xx(session, handle.request.cseq[0], bytes(response), now)
+
+    def bye(self, session: Session, now: float) -> None:
+        """Hang up: BYE in a confirmed dialog, or just forget an unanswered session."""
+        if session.state is SessionState.TERMINATED:
+            return
+        if session.state is SessionState.INCOMING:
+            self.reject(session, 480, now)
+            return
+        self.request(session, "BYE", now)
+        self._end(session)
+
+    def request(
+        self,
+        session: Session,
+        method: str,
+        now: float,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> None:
+        """Send a request inside the dialog (§12.2.1.1); its answer comes as RequestCompleted."""
+        session.local_seq += 1
+        branch = MAGIC_COOKIE + self._token()
+        destination = self._dialog_destination(session)
+        uri, routes = self._request_target(session)
+        out = Headers()
+        host = session.local_host
+        out.add("Via", f"SIP/2.0/{destination.transport} {host}:{self.port};branch={branch};rport")
+        out.add("Max-Forwards", "70")
+        local = session.invite.headers.get("To") or ""
+        out.add("From", f"{local};tag={session.local_tag}")
+        out.add("To", session.invite.headers.get("From") or "")
+        out.add("Call-ID", session.call_id)
+        out.add("CSeq", f"{session.local_seq} {method}")
+        for route in routes:
+            out.add("Route", route)
+        out.add("User-Agent", self.server_name)
+        for name, value in headers or ():
+            out.add(name, value)
+        if content_type is not None:
+            out.add("Content-Type", content_type)
+        data = bytes(Request(out, body, method, uri))
+
+        def on_final(response: Response | None) -> None:
+            self._client_tx.pop((branch, method), None)
+            if method != "BYE":
+                self._events.append(RequestCompleted(session, method, response))
+
+        tx = NonInviteClientTransaction(
+            data, self._sender(destination), self._timers, destination.reliable,
+            self._config, on_final,
+        )  # fmt: skip
+        self._client_tx[(branch, method)] = tx
+        tx.on_terminated = lambda: self._client_tx.pop((branch, method), None)
+        tx.start(now)
+
+    # ---- requests ---------------------------------------------------------------------------
+
+    def _on_request(self, request: Request, source: Address, now: float) -> None:
+        method = request.method
+        key = self._server_key(request, "INVITE" if method == "ACK" else method)
+        existing = self._server_tx.get(key)
+        if existing is not None:
+            existing.transaction.receive_request(method, now)
+            if method != "ACK" or existing.transaction.state is not State.ACCEPTED:
+                return
+        if method == "ACK":
+            self._on_ack(request, now)
+            return
+        if method == "CANCEL":
+            self._on_cancel(request, source, now)
+            return
+        to_tag = request.to_tag
+        if to_tag is not None:
+            self._on_in_dialog(request, source, to_tag, now)
+            return
+        if method == "INVITE":
+            self._on_invite(request, source, key, now)
+        elif method == "OPTIONS":
+            handle = self._new_server_tx(request, source, key, None)
+            headers = [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "")]
+            self._answer(handle, 200, now, headers=headers)
+        elif method in KNOWN_METHODS or method == "BYE":
+            handle = self._new_server_tx(request, source, key, None)
+            status = 481 if method in ("BYE", "INFO", "NOTIFY", "UPDATE", "PRACK") else 405
+            self._answer(handle, status, now, headers=[("Allow", ALLOW)])
+        else:
+            handle = self._new_server_tx(request, source, key, None)
+            self._answer(handle, 501, now, headers=[("Allow", ALLOW)])
+
+    def _on_invite(
+        self, request: Request, source: Address, key: tuple[str, ...], now: float
+    ) -> None:
+        from_tag = request.from_tag or ""
+        early_key = (request.call_id, from_tag)
+        if early_key in self._early:
+            # A second INVITE with a new branch for a call still being set up (a forked or
+            # resent request): §8.2.2.2 loop detection answers 482; we keep it simple.
+            self._send_stateless(make_response(request, 482, "Loop Detected"), source)
+            return
+        local_host = self.advertised_host or request.sip_uri.host
+        contact = request.headers.get("Contact")
+        remote_target = NameAddr.parse(contact).uri if contact else request.uri
+        session = Session(
+            invite=request,
+            source=source,
+            call_id=request.call_id,
+            remote_tag=from_tag,
+            local_tag=self._token(),
+            local_host=local_host,
+            remote_target=remote_target,
+            route_set=request.headers.get_all("Record-Route"),
+            remote_seq=request.cseq[0],
+            local_seq=int.from_bytes(secrets.token_bytes(2), "big"),
+        )
+        handle = self._new_server_tx(request, source, key, session)
+        session.invite_request = handle
+        transaction = handle.transaction
+        assert isinstance(transaction, InviteServerTransaction)
+        transaction.on_ack_timeout = lambda: self._forget_early(session)
+        self._early[early_key] = session
+        # §17.2.1: answer 100 at once so the caller stops retransmitting.
+        transaction.respond(make_response(request, 100), now)
+        self._events.append(IncomingCall(session))
+
+    def _on_cancel(self, request: Request, source: Address, now: float) -> None:
+        # §9.2: the CANCEL matches the INVITE transaction with the same branch.
+        invite = self._server_tx.get(self._server_key(request, "INVITE"))
+        key = self._server_key(request, "CANCEL")
+        handle = self._new_server_tx(request, source, key, None)
+        if invite is None:
+            self._answer(handle, 481, now)
+            return
+        self._answer(handle, 200, now)
+        session = invite.session
+        if session is not None and session.state is SessionState.INCOMING:
+            self._respond_invite(session, 487, now)
+            self._events.append(CallCancelled(session))
+
+    def _on_ack(self, request: Request, now: float) -> None:
+        session = self._dialogs.get((request.call_id, request.to_tag or "", request.from_tag or ""))
+        if session is None or session._unacked is None:
+            return  # an ACK for nothing we know (or a retransmission): ACKs are never answered
+        cseq, timer = session._unacked
+        if request.cseq[0] != cseq:
+            return
+        timer.cancel()
+        session._unacked = None
+        if session.state is SessionState.ANSWERED:
+            session.state = SessionState.CONFIRMED
+            self._events.append(CallConfirmed(session))
+
+    def _on_in_dialog(self, request: Request, source: Address, to_tag: str, now: float) -> None:
+        method = request.method
+        key = self._server_key(request, method)
+        session = self._dialogs.get((request.call_id, to_tag, request.from_tag or ""))
+        handle = self._new_server_tx(request, source, key, session)
+        if session is None or session.state is SessionState.TERMINATED:
+            self._answer(handle, 481, now)
+            return
+        cseq = request.cseq[0]
+        # §12.2.2: a lower CSeq than the last one is out of order.
+        if cseq < session.remote_seq:
+            self._answer(handle, 500, now, reason="CSeq Out of Order")
+            return
+        session.remote_seq = cseq
+        if method == "BYE":
+            self._answer(handle, 200, now)
+            pending = session.pending_reinvite
+            if pending is not None:
+                self.respond(pending, 487, now)
+            self._end(session)
+            self._events.append(CallEnded(session, "bye"))
+        elif method == "INVITE":
+            if session.pending_reinvite is not None or session._unacked is not None:
+                # §14.2: a re-INVITE while another is pending gets 500 with Retry-After
+                # (or 491 when ours were pending; we never send re-INVITEs).
+                retry = [("Retry-After", "1")]
+                self._answer(handle, 500, now, headers=retry)
+                return
+            session.pending_reinvite = handle
+            self._events.append(ReInvite(session, handle))
+        elif method == "OPTIONS":
+            self._answer(handle, 200, now, headers=[("Allow", ALLOW)])
+        elif method in ("INFO", "NOTIFY", "UPDATE", "REFER", "MESSAGE"):
+            self._events.append(InDialogRequest(session, handle))
+        else:
+            self._answer(handle, 501 if method not in KNOWN_METHODS else 405, now)
+
+    # ---- responses --------------------------------------------------------------------------
+
+    def _on_response(self, response: Response, now: float) -> None:
+        try:
+            branch = response.top_via.branch or ""
+            _, method = response.cseq
+        except SipSyntaxError:
+            return
+        tx = self._client_tx.get((branch, method))
+        if tx is not None:
+            tx.receive_response(response, now)
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _server_key(self, request: Request, method: str) -> tuple[str, ...]:
+        via = request.top_via
+        branch = via.branch or ""
+        if branch.startswith(MAGIC_COOKIE):
+            return (branch, via.host, str(via.port or ""), method)
+        # RFC 2543 peers: match on the request's identity instead (§17.2.3).
+        number = str(request.cseq[0])
+        return ("2543", request.call_id, request.from_tag or "", number, str(via), method)
+
+    def _new_server_tx(
+        self, request: Request, source: Address, key: tuple[str, ...], session: Session | None
+    ) -> ServerRequest:
+        send = self._sender(self._response_destination(request, source))
+        tx: InviteServerTransaction | NonInviteServerTransaction
+        if request.method == "INVITE":
+            tx = InviteServerTransaction(send, self._timers, source.reliable, self._config)
+        else:
+            tx = NonInviteServerTransaction(send, self._timers, source.reliable, self._config)
+        handle = ServerRequest(request, tx, session)
+        self._server_tx[key] = handle
+        tx.on_terminated = lambda: self._server_tx.pop(key, None)
+        return handle
+
+    def _answer(
+        self,
+        handle: ServerRequest,
+        status: int,
+        now: float,
+        *,
+        reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        to_tag = handle.session.local_tag if handle.session else None
+        if to_tag is None and status > 100 and handle.request.to_tag is None:
+            to_tag = self._token()  # §8.2.6.2: a final response out of dialog needs a To tag
+        response = make_response(handle.request, status, reason, to_tag=to_tag, headers=headers)
+        handle.transaction.respond(response, now)
+
+    def _respond_invite(
+        self,
+        session: Session,
+        status: int,
+        now: float,
+        *,
+        body: bytes = b"",
+        reason: str | None = None,
+    ) -> None:
+        handle = session.invite_request
+        if handle is None or session.state is not SessionState.INCOMING:
+            return
+        request = session.invite
+        headers: list[tuple[str, str]] = []
+        if status < 300 and status > 100:
+            headers = self._dialog_headers(session, request)
+        response = make_response(
+            request,
+            status,
+            reason,
+            to_tag=session.local_tag,
+            headers=headers,
+            body=body,
+            content_type="application/sdp" if body else None,
+        )
+        handle.transaction.respond(response, now)
+        if status < 200:
+            return
+        self._early.pop((session.call_id, session.remote_tag), None)
+        if status < 300:
+            session.state = SessionState.ANSWERED
+            self._dialogs[session.dialog_id] = session
+            self._retransmit_2xx(session, request.cseq[0], bytes(response), now)
+        else:
+            session.state = SessionState.TERMINATED
+
+    def _dialog_headers(self, session: Session, request: Request) -> list[tuple[str, str]]:
+        user = request.sip_uri.user or ""
+        transport = ";transport=tcp" if session.source.transport == "TCP" else ""
+        host = f"[{session.local_host}]" if ":" in session.local_host else session.local_host
+        user_part = f"{user}@" if user and re.fullmatch(r"[\w.+*#-]+", user) else ""
+        headers = [("Contact", f"<sip:{user_part}{host}:{self.port}{transport}>")]
+        # §12.1.1: the UAS copies Record-Route into the 2xx that creates the dialog.
+        headers += [("Record-Route", value) for value in request.headers.get_all("Record-Route")]
+        headers += [("Allow", ALLOW), ("Supported", ""), ("Server", self.server_name)]
+        return [(n, v) for n, v in headers if v]
+
+    def _retransmit_2xx(self, session: Session, cseq: int, data: bytes, now: float) -> None:
+        """§13.3.1.4: resend the 2xx at T1, 2·T1, … capped at T2 until the ACK; after
+        64·T1 without one the session is ended with a BYE."""
+        send = self._sender(self._response_destination(session.invite, session.source))
+        start = now
+
+        def fire(interval: float) -> Callable[[float], None]:
+            def run(at: float) -> None:
+                if session.state is SessionState.TERMINATED:
+                    return
+                if at - start >= 64 * self._config.t1:
+                    session._unacked = None
+                    if session.state is SessionState.ANSWERED:
+                        session.state = SessionState.CONFIRMED
+                    self.request(session, "BYE", at)
+                    self._end(session)
+                    self._events.append(CallEnded(session, "ack-timeout"))
+                    return
+                send(data)
+                nxt = min(2 * interval, self._config.t2)
+                session._unacked = (cseq, self._timers.schedule(at + nxt, fire(nxt)))
+
+            return run
+
+        t1 = self._config.t1
+        session._unacked = (cseq, self._timers.schedule(now + t1, fire(t1)))
+
+    def _end(self, session: Session) -> None:
+        session.state = SessionState.TERMINATED
+        if session._unacked is not None:
+            session._unacked[1].cancel()
+            session._unacked = None
+        self._dialogs.pop(session.dialog_id, None)
+        self._early.pop((session.call_id, session.remote_tag), None)
+
+    def _forget_early(self, session: Session) -> None:
+        self._early.pop((session.call_id, session.remote_tag), None)
+
+    def _stamp_via(self, request: Request, source: Address) -> None:
+        """§18.2.1 and RFC 3581: note where the request really came from in its top Via."""
+        values = request.headers.get_all("Via")
+        via = Via.parse(values[0])
+        changed = False
+        if via.host != source.host:
+            via.params["received"] = source.host
+            changed = True
+        if "rport" in via.params and via.params["rport"] is None:
+            via.params["received"] = source.host
+            via.params["rport"] = str(source.port)
+            changed = True
+        if changed:
+            request.headers.remove("Via")
+            for value in [str(via), *values[1:]]:
+                request.headers.add("Via", value)
+            # Keep Via first among the headers we copy: order between names is free (§7.3.1).
+
+    def _response_destination(self, request: Request, source: Address) -> Address:
+        """§18.2.2 with RFC 3581: reliable transports answer on the connection; UDP answers
+        go to the source address, and to its port when the client asked with rport."""
+        if source.reliable:
+            return source
+        via = request.top_via
+        if via.params.get("maddr"):
+            return Address("UDP", via.params["maddr"] or source.host, via.port or 5060)
+        if via.params.get("rport"):
+            return source
+        return Address("UDP", source.host, via.port or 5060)
+
+    def _dialog_destination(self, session: Session) -> Address:
+        """Where in-dialog requests go: the first route, else the peer itself.
+
+        Without a route set we send back to the address the INVITE came from (symmetric
+        signalling, as NAT'd phones need): a private Contact behind NAT is unreachable.
+        """
+        if session.route_set:
+            uri = NameAddr.parse(session.route_set[0]).sip_uri()
+            return Address(session.source.transport, uri.host, uri.port or 5060)
+        return session.source
+
+    def _request_target(self, session: Session) -> tuple[str, list[str]]:
+        """§12.2.1.1: the Request-URI and Route headers for an in-dialog request."""
+        if not session.route_set:
+            return session.remote_target, []
+        # The UAS uses the Record-Route values in order (§12.1.1).
+        first = NameAddr.parse(session.route_set[0])
+        if "lr" in first.sip_uri().params:
+            return session.remote_target, list(session.route_set)
+        # Strict routing (RFC 2543 proxies).
+        return first.uri, [*session.route_set[1:], f"<{session.remote_target}>"]
+
+    def _sender(self, destination: Address) -> Callable[[bytes], None]:
+        def send(data: bytes) -> None:
+            self._out.append(Outgoing(data, destination))  # outgoing() swaps the list
+
+        return send
+
+    def _send_stateless(self, response: Response, source: Address) -> None:
+        try:
+            destination = self._response_destination_lenient(response, source)
+        except SipSyntaxError:
+            return
+        self._out.append(Outgoing(bytes(response), destination))
+
+    def _response_destination_lenient(self, response: Response, source: Address) -> Address:
+        if source.reliable:
+            return source
+        via = Via.parse(response.headers.get("Via") or "")
+        if "rport" in via.params:
+            return source
+        return Address("UDP", source.host, via.port or 5060)
+
+    def _reply_to_garbage(self, data: bytes, source: Address, error: SipSyntaxError) -> None:
+        """Answer 400 to a request that would not parse, if it carries enough to route a
+        response (§21.4.1); anything else — responses, ACKs, noise — is dropped."""
+        first = data.lstrip(b"\r\n").split(b"\n", 1)[0]
+        if not re.match(rb"^[A-Za-z]+ \S+ SIP/", first) or first.upper().startswith(b"ACK "):
+            return
+        found: dict[str, str] = {}
+        for match in _LINE.finditer(data[:8192]):
+            name = match.group(1).decode("ascii").lower()
+            name = {"v": "via", "f": "from", "t": "to", "i": "call-id"}.get(name, name)
+            found.setdefault(name, match.group(2).decode("utf-8", "replace").strip())
+        if len(found) < 5:
+            return
+        headers = Headers(
+            [("Via", found["via"]), ("From", found["from"]), ("To", found["to"]),
+             ("Call-ID", found["call-id"]), ("CSeq", found["cseq"])]
+        )  # fmt: skip
+        reason = re.sub(r"[\r\n]", " ", error.reason)[:100]
+        response = Response(headers, b"", error.status, reason)
+        self._send_stateless(response, source)

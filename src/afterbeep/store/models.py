@@ -1,0 +1,212 @@
+"""The tables. ``migrations/versions`` must describe exactly these (a test compares them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from afterbeep.domain import Codec, DiversionReason, GreetingKind, WarningMode
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC in Python on every backend.
+
+    SQLite has no time zones: values are stored as naive UTC and given back their zone on the
+    way out. Naive values are refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps UTC only")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class UUIDString(TypeDecorator[uuid.UUID]):
+    """A UUID kept as its 36-character text: the same column on SQLite and PostgreSQL."""
+
+    impl = String(36)
+    cache_ok = True
+
+    def process_bind_param(self, value: uuid.UUID | None, dialect: Dialect) -> Any:
+        return None if value is None else str(uuid.UUID(str(value)))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> uuid.UUID | None:
+        return None if value is None else uuid.UUID(value)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StrEnumString(TypeDecorator[E]):
+    """A StrEnum kept as its value in a VARCHAR: a new member needs no migration."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> Any:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+class Base(DeclarativeBase):
+    # Stable constraint names, the same on every backend, so later migrations can name them.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Organization(Base):
+    """A tenant. The first migration creates the ``default`` one that owns every mailbox."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+
+
+class Mailbox(Base):
+    __tablename__ = "mailboxes"
+    __table_args__ = (
+        # The lasting rule; the global one below goes when routing becomes per-organization.
+        UniqueConstraint("organization_id", "number"),
+        UniqueConstraint("number"),
+        # Blob keys and pending recordings name mailboxes by id: SQLite must never hand the
+        # id of a removed mailbox to a new one (PostgreSQL sequences never do).
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    number: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    max_message_seconds: Mapped[int] = mapped_column(
+        Integer, default=180, server_default=text("180")
+    )
+    min_message_seconds: Mapped[int] = mapped_column(Integer, default=2, server_default=text("2"))
+    max_silence_seconds: Mapped[int] = mapped_column(Integer, default=10, server_default=text("10"))
+    max_messages: Mapped[int] = mapped_column(Integer, default=100, server_default=text("100"))
+    warning_mode: Mapped[WarningMode] = mapped_column(
+        StrEnumString(WarningMode, 16), default=WarningMode.DEFAULT, server_default="default"
+    )
+    temporary_greeting_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+
+    # The database deletes them (ON DELETE CASCADE); the ORM need not load them first.
+    greetings: Mapped[list[Greeting]] = relationship(
+        back_populates="mailbox", passive_deletes=True, order_by="Greeting.kind"
+    )
+
+
+class Greeting(Base):
+    __tablename__ = "greetings"
+    __table_args__ = (UniqueConstraint("mailbox_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    kind: Mapped[GreetingKind] = mapped_column(StrEnumString(GreetingKind, 16))
+    audio_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+
+    mailbox: Mapped[Mailbox] = relationship(back_populates="greetings")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index(None, "mailbox_id", "folder", "received_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    # Free text: custom folders come later beside new / old / saved / deleted.
+    folder: Mapped[str] = mapped_column(String(64), default="new", server_default="new")
+    caller_number: Mapped[str] = mapped_column(String(128))
+    caller_name: Mapped[str] = mapped_column(String(200))
+    called_number: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[DiversionReason] = mapped_column(StrEnumString(DiversionReason, 16))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    audio_key: Mapped[str] = mapped_column(String(255))
+    codec: Mapped[Codec] = mapped_column(StrEnumString(Codec, 8))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    heard_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    call_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+
+
+class MissedCall(Base):
+    """A call that reached a mailbox and left no message (hung up early, too short)."""
+
+    __tablename__ = "missed_calls"
+    __table_args__ = (Index(None, "mailbox_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    caller_number: Mapped[str] = mapped_column(String(128))
+    caller_name: Mapped[str] = mapped_column(String(200))
+    called_number: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[DiversionReason] = mapped_column(StrEnumString(DiversionReason, 16))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    call_id: Mapped[str] = mapped_column(String(255))

@@ -1,0 +1,654 @@
+"""The store: mailboxes, messages and their audio, behind one object.
+
+It satisfies ``flows.ports.MessageStore`` for the call flows and offers the admin operations the
+CLI and the web layer call. SQLAlchemy and file-system errors are translated into
+``StoreError`` here, where they enter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, case, delete, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from afterbeep.domain import (
+    CallerInfo,
+    Codec,
+    DiversionReason,
+    Folder,
+    GreetingKind,
+    MailboxProfile,
+    WarningMode,
+)
+from afterbeep.media.wav import WavError, read_wav
+from afterbeep.store import validation
+from afterbeep.store.blobs import (
+    PENDING_SUFFIX,
+    FileBlobStore,
+    PendingRecording,
+    RecordingFile,
+    finish_orphaned_recording,
+    read_pending,
+)
+from afterbeep.store.db import make_engine
+from afterbeep.store.errors import (
+    AlreadyExists,
+    InvalidValue,
+    NotFound,
+    StoreError,
+    Unavailable,
+    describe,
+)
+from afterbeep.store.models import Greeting, Mailbox, Message, MissedCall, Organization, utcnow
+from afterbeep.store.records import MailboxRecord, MessageRecord, MissedCallRecord
+
+if TYPE_CHECKING:
+    from afterbeep.flows.ports import MessageStore, RecordingSink
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+DEFAULT_ORGANIZATION = "default"
+BYTES_PER_SECOND = 8000  # G.711: 8000 one-byte samples a second
+
+
+class MailboxOptions(TypedDict, total=False):
+    language: str
+    timezone: str
+    max_message_seconds: int
+    min_message_seconds: int
+    max_silence_seconds: int
+    max_messages: int
+    warning_mode: WarningMode | str
+    temporary_greeting_expires_at: dt.datetime | None
+
+
+class MailboxChanges(MailboxOptions, total=False):
+    name: str
+    email: str | None
+    pin: str | None  # None removes the PIN
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine, blobs: FileBlobStore) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._hasher = PasswordHasher()
+        self._default_organization_id: int | None = None
+
+    @classmethod
+    async def open(cls, url: str, data_dir: Path) -> Store:
+        """The store for a database URL, with audio under ``data_dir/audio``.
+
+        The schema must be current: run ``migrate.upgrade_database`` first.
+        """
+        engine = make_engine(url)
+        try:
+            await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            await engine.dispose()
+            raise Unavailable(f"cannot create the data folder {data_dir}: {exc}") from None
+        return cls(engine, FileBlobStore(data_dir / "audio"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- the call flows' port (flows.ports.MessageStore) --------------------------------------
+
+    async def find_mailbox(self, number: str) -> MailboxProfile | None:
+        async with self._session() as session:
+            mailbox = await session.scalar(
+                select(Mailbox)
+                .where(Mailbox.number == number)
+                .options(selectinload(Mailbox.greetings))
+            )
+            return None if mailbox is None else _profile(mailbox)
+
+    async def read_audio(self, key: str) -> bytes:
+        return await _blob_io(self.blobs.read, key)
+
+    def start_recording(
+        self, mailbox: MailboxProfile, caller: CallerInfo, codec: Codec, started_at: dt.datetime
+    ) -> RecordingFile:
+        if started_at.utcoffset() is None:
+            raise InvalidValue("started_at must carry its UTC offset")
+        message_id = uuid.uuid4()
+        key = f"messages/{mailbox.id}/{message_id}.wav"
+        pending = PendingRecording(
+            id=message_id,
+            mailbox_id=mailbox.id,
+            mailbox_number=mailbox.number,
+            caller=caller,
+            codec=Codec(codec),
+            started_at=started_at.astimezone(dt.UTC),
+            key=key,
+        )
+        try:
+            return RecordingFile(self.blobs.path(key), pending)
+        except OSError as exc:  # a full disk, a data folder we may not write
+            raise Unavailable(f"cannot start a recording: {describe(exc)}") from exc
+
+    async def commit_recording(self, sink: RecordingSink) -> uuid.UUID:
+        """Finish the file and commit the message; on failure the sidecar stays for ``recover``."""
+        recording = self._own(sink)
+        if recording.committed:
+            return recording.id
+        await _blob_io(recording.close)
+        pending = recording.pending
+        try:
+            async with self._session() as session:
+                session.add(_message(pending, recording.bytes_written))
+                await session.commit()
+        except StoreError:
+            # The foreign key fails when the mailbox was removed while the caller spoke.
+            if await self._mailbox_is_gone(pending):
+                await _blob_io(recording.abort)
+                raise NotFound(
+                    f"mailbox {pending.mailbox_number} was removed during the call"
+                ) from None
+            raise
+        recording.mark_committed()
+        return pending.id
+
+    async def discard_recording(self, sink: RecordingSink) -> None:
+        recording = self._own(sink)
+        if not recording.committed:
+            await _blob_io(recording.abort)
+
+    async def record_missed_call(
+        self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
+    ) -> None:
+        async with self._session() as session:
+            session.add(_missed_call(mailbox.id, caller, at))
+            await session.commit()
+
+    async def recover(self) -> list[uuid.UUID]:
+        """Finish the recordings a crash left behind; the ids of the messages committed.
+
+        Run at start-up, before calls are taken: every sidecar found is an orphan then.
+        Running it again does nothing.
+        """
+        sidecars = await asyncio.to_thread(
+            lambda: sorted(self.blobs.root.glob(f"messages/*/*{PENDING_SUFFIX}"))
+        )
+        recovered: list[uuid.UUID] = []
+        for sidecar in sidecars:
+            try:
+                pending = read_pending(sidecar)
+                self.blobs.path(pending.key)  # a key from the file is checked like any other
+            except InvalidValue as exc:
+                log.warning("leaving %s alone: %s", sidecar, exc)
+                continue
+            message_id = await self._recover_one(sidecar, pending)
+            if message_id is not None:
+                recovered.append(message_id)
+        return recovered
+
+    # -- mailboxes ----------------------------------------------------------------------------
+
+    async def add_mailbox(
+        self,
+        number: str,
+        name: str,
+        email: str | None = None,
+        pin: str | None = None,
+        **options: Unpack[MailboxOptions],
+    ) -> MailboxRecord:
+        number = validation.mailbox_number(number)
+        values = _checked({"name": name, "email": email, **options})
+        pin_hash = None if pin is None else await self._hash_pin(pin)
+        mailbox = Mailbox(number=number, pin_hash=pin_hash, **values)
+        _check_lengths(mailbox)
+        async with self._session() as session:
+            mailbox.organization_id = await self._default_organization(session)
+            if await session.scalar(select(Mailbox.id).where(Mailbox.number == number)):
+                raise AlreadyExists(f"mailbox {number} already exists")
+            session.add(mailbox)
+            try:
+                await session.commit()
+            except IntegrityError:  # added by someone else since the check
+                raise AlreadyExists(f"mailbox {number} already exists") from None
+        return await self.get_mailbox(number)
+
+    async def list_mailboxes(self) -> list[MailboxRecord]:
+        async with self._session() as session:
+            return await _mailbox_records(session)
+
+    async def get_mailbox(self, number: str) -> MailboxRecord:
+        async with self._session() as session:
+            records = await _mailbox_records(session, Mailbox.number == number)
+        if not records:
+            raise NotFound(f"no mailbox {number}")
+        return records[0]
+
+    async def update_mailbox(self, number: str, **changes: Unpack[MailboxChanges]) -> MailboxRecord:
+        fields = dict(changes)
+        has_pin = "pin" in fields
+        pin = fields.pop("pin", None)
+        values = _checked(fields)
+        pin_hash = None if pin is None else await self._hash_pin(str(pin))
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, number)
+            for field, value in values.items():
+                setattr(mailbox, field, value)
+            if has_pin:
+                mailbox.pin_hash = pin_hash
+            _check_lengths(mailbox)
+            await session.commit()
+        return await self.get_mailbox(number)
+
+    async def remove_mailbox(self, number: str) -> None:
+        """Delete the mailbox, its messages, greetings and missed calls, then their audio."""
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, number)
+            keys = list(
+                await session.scalars(
+                    select(Message.audio_key).where(Message.mailbox_id == mailbox.id)
+                )
+            )
+            keys += await session.scalars(
+                select(Greeting.audio_key).where(Greeting.mailbox_id == mailbox.id)
+            )
+            await session.execute(delete(Mailbox).where(Mailbox.id == mailbox.id))
+            await session.commit()
+        # After the commit: a failed delete leaves orphan files, never rows without audio.
+        await self._delete_blobs(keys)
+
+    async def verify_pin(self, number: str, pin: str) -> bool:
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, number)
+            pin_hash = mailbox.pin_hash
+        if pin_hash is None:
+            return False
+        try:
+            return await asyncio.to_thread(self._hasher.verify, pin_hash, pin)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # -- greetings ----------------------------------------------------------------------------
+
+    async def set_greeting(self, number: str, kind: GreetingKind | str, wav_bytes: bytes) -> str:
+        """Store a greeting (a WAV file, kept as given); returns its blob key."""
+        kind = _greeting_kind(kind)
+        try:
+            read_wav(wav_bytes)  # stored as given, but it must be a WAV the player can read
+        except WavError as exc:
+            raise InvalidValue(f"a greeting must be a WAV file: {exc}") from None
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, number)
+            key = f"greetings/{mailbox.id}/{kind.value}-{uuid.uuid4()}.wav"
+            await _blob_io(self.blobs.write, key, wav_bytes)
+            try:
+                greeting = await session.scalar(
+                    select(Greeting).where(Greeting.mailbox_id == mailbox.id, Greeting.kind == kind)
+                )
+                old_key = None if greeting is None else greeting.audio_key
+                if greeting is None:
+                    session.add(Greeting(mailbox_id=mailbox.id, kind=kind, audio_key=key))
+                else:
+                    greeting.audio_key = key
+                    greeting.created_at = utcnow()
+                await session.commit()
+            except BaseException:
+                await self._delete_blobs([key])
+                raise
+        if old_key is not None:
+            await self._delete_blobs([old_key])
+        return key
+
+    async def remove_greeting(self, number: str, kind: GreetingKind | str) -> None:
+        kind = _greeting_kind(kind)
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, number)
+            greeting = await session.scalar(
+                select(Greeting).where(Greeting.mailbox_id == mailbox.id, Greeting.kind == kind)
+            )
+            if greeting is None:
+                raise NotFound(f"mailbox {number} has no {kind.value} greeting")
+            key = greeting.audio_key
+            await session.delete(greeting)
+            await session.commit()
+        await self._delete_blobs([key])
+
+    # -- messages and missed calls ------------------------------------------------------------
+
+    async def list_messages(
+        self, mailbox_number: str | None = None, folder: str | None = None
+    ) -> list[MessageRecord]:
+        """Newest first."""
+        query = select(Message, Mailbox.number).join(Mailbox, Message.mailbox_id == Mailbox.id)
+        if folder is not None:
+            query = query.where(Message.folder == folder)
+        async with self._session() as session:
+            if mailbox_number is not None:
+                mailbox = await _get_mailbox(session, mailbox_number)
+                query = query.where(Message.mailbox_id == mailbox.id)
+            rows = await session.execute(
+                query.order_by(Message.received_at.desc(), Message.id.desc())
+            )
+            return [_message_record(message, number) for message, number in rows]
+
+    async def get_message(self, message_id: uuid.UUID | str) -> MessageRecord:
+        message_id = _message_id(message_id)
+        async with self._session() as session:
+            row = (
+                await session.execute(
+                    select(Message, Mailbox.number)
+                    .join(Mailbox, Message.mailbox_id == Mailbox.id)
+                    .where(Message.id == message_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"no message {message_id}")
+        return _message_record(*row)
+
+    async def message_audio(self, message_id: uuid.UUID | str) -> bytes:
+        """The message as a WAV file (G.711, as received)."""
+        message = await self.get_message(message_id)
+        return await self.read_audio(message.audio_key)
+
+    async def list_missed_calls(self, mailbox_number: str | None = None) -> list[MissedCallRecord]:
+        """Newest first."""
+        query = select(MissedCall, Mailbox.number).join(
+            Mailbox, MissedCall.mailbox_id == Mailbox.id
+        )
+        async with self._session() as session:
+            if mailbox_number is not None:
+                mailbox = await _get_mailbox(session, mailbox_number)
+                query = query.where(MissedCall.mailbox_id == mailbox.id)
+            rows = await session.execute(query.order_by(MissedCall.at.desc(), MissedCall.id.desc()))
+            return [_missed_call_record(call, number) for call, number in rows]
+
+    # -- internals ----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose database errors reach the caller as ``StoreError``."""
+        try:
+            async with self._sessions() as session:
+                yield session
+        except StoreError:
+            raise
+        except IntegrityError as exc:
+            raise InvalidValue(f"the database refused the change: {describe(exc)}") from exc
+        except (SQLAlchemyError, OSError) as exc:
+            raise Unavailable(f"database error: {describe(exc)}") from exc
+
+    def _own(self, sink: RecordingSink) -> RecordingFile:
+        if not isinstance(sink, RecordingFile):
+            raise InvalidValue(f"not a recording of this store: {sink!r}")
+        return sink
+
+    async def _hash_pin(self, pin: str) -> str:
+        # Argon2 is slow on purpose (tens of milliseconds): keep it off the event loop.
+        return await asyncio.to_thread(self._hasher.hash, validation.pin(pin))
+
+    async def _default_organization(self, session: AsyncSession) -> int:
+        if self._default_organization_id is None:
+            org_id = await session.scalar(
+                select(Organization.id).where(Organization.slug == DEFAULT_ORGANIZATION)
+            )
+            if org_id is None:
+                raise Unavailable("the database has no default organization: run 'db upgrade'")
+            self._default_organization_id = org_id
+        return self._default_organization_id
+
+    async def _delete_blobs(self, keys: Sequence[str]) -> None:
+        def delete_all() -> None:
+            for key in keys:
+                try:
+                    self.blobs.delete(key)
+                except (OSError, StoreError) as exc:
+                    log.warning("could not delete audio %s: %s", key, exc)
+
+        await asyncio.to_thread(delete_all)
+
+    async def _mailbox_is_gone(self, pending: PendingRecording) -> bool:
+        async with self._session() as session:
+            number = await session.scalar(
+                select(Mailbox.number).where(Mailbox.id == pending.mailbox_id)
+            )
+        return number != pending.mailbox_number
+
+    async def _recover_one(self, sidecar: Path, pending: PendingRecording) -> uuid.UUID | None:
+        wav_path = self.blobs.path(pending.key)
+
+        def drop_files() -> None:
+            wav_path.unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
+
+        async with self._session() as session:
+            if await session.get(Message, pending.id) is not None:
+                # Committed just before the crash: only the sidecar was left to remove.
+                await asyncio.to_thread(sidecar.unlink, missing_ok=True)
+                return None
+            mailbox = await session.get(Mailbox, pending.mailbox_id)
+            if mailbox is None or mailbox.number != pending.mailbox_number:
+                log.warning(
+                    "dropping recording %s: mailbox %s is gone", pending.id, pending.mailbox_number
+                )
+                await asyncio.to_thread(drop_files)
+                return None
+            data_bytes = await _blob_io(finish_orphaned_recording, wav_path, pending.codec)
+            if data_bytes > 0 and data_bytes / BYTES_PER_SECOND >= mailbox.min_message_seconds:
+                session.add(_message(pending, data_bytes))
+                await session.commit()
+                await asyncio.to_thread(sidecar.unlink, missing_ok=True)
+                log.info("recovered message %s for mailbox %s", pending.id, mailbox.number)
+                return pending.id
+            # Too short to keep: what the caller did is still worth a missed-call notice. A rerun
+            # after a crash right here must not note it twice.
+            missed = await session.scalar(
+                select(MissedCall.id).where(
+                    MissedCall.mailbox_id == mailbox.id,
+                    MissedCall.call_id == pending.caller.call_id,
+                    MissedCall.at == pending.started_at,
+                )
+            )
+            if missed is None:
+                session.add(_missed_call(mailbox.id, pending.caller, pending.started_at))
+                await session.commit()
+            await asyncio.to_thread(drop_files)
+            return None
+
+
+async def _blob_io(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """File work off the event loop (fsync, whole WAV files), its OS errors translated."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except StoreError:
+        raise
+    except OSError as exc:
+        raise Unavailable(f"audio storage error: {describe(exc)}") from exc
+
+
+def _checked(fields: dict[str, Any]) -> dict[str, object]:
+    unknown = sorted(set(fields) - set(validation.MAILBOX_FIELDS))
+    if unknown:
+        raise InvalidValue(f"unknown mailbox setting(s): {', '.join(unknown)}")
+    return {field: validation.MAILBOX_FIELDS[field](value) for field, value in fields.items()}
+
+
+def _check_lengths(mailbox: Mailbox) -> None:
+    low = mailbox.min_message_seconds if mailbox.min_message_seconds is not None else 2
+    high = mailbox.max_message_seconds if mailbox.max_message_seconds is not None else 180
+    if low > high:
+        raise InvalidValue(f"the minimum message length ({low} s) exceeds the maximum ({high} s)")
+
+
+def _greeting_kind(kind: GreetingKind | str) -> GreetingKind:
+    try:
+        return GreetingKind(kind)
+    except ValueError:
+        choices = ", ".join(k.value for k in GreetingKind)
+        raise InvalidValue(f"unknown greeting kind {kind!r}: use one of {choices}") from None
+
+
+def _message_id(value: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidValue(f"invalid message id {value!r}") from None
+
+
+async def _get_mailbox(session: AsyncSession, number: str) -> Mailbox:
+    mailbox = await session.scalar(select(Mailbox).where(Mailbox.number == number))
+    if mailbox is None:
+        raise NotFound(f"no mailbox {number}")
+    return mailbox
+
+
+async def _mailbox_records(
+    session: AsyncSession, *where: ColumnElement[bool]
+) -> list[MailboxRecord]:
+    counts = (
+        select(
+            Message.mailbox_id,
+            func.count().label("total"),
+            func.sum(case((Message.folder == Folder.NEW.value, 1), else_=0)).label("new"),
+        )
+        .group_by(Message.mailbox_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Mailbox,
+            func.coalesce(counts.c.new, 0),
+            func.coalesce(counts.c.total, 0),
+        )
+        .outerjoin(counts, counts.c.mailbox_id == Mailbox.id)
+        .where(*where)
+        .options(selectinload(Mailbox.greetings))
+        .order_by(Mailbox.number)
+    )
+    rows = await session.execute(query)
+    return [_mailbox_record(mailbox, new, total) for mailbox, new, total in rows]
+
+
+def _mailbox_record(mailbox: Mailbox, new: int, total: int) -> MailboxRecord:
+    return MailboxRecord(
+        id=mailbox.id,
+        number=mailbox.number,
+        name=mailbox.name,
+        email=mailbox.email,
+        has_pin=mailbox.pin_hash is not None,
+        language=mailbox.language,
+        timezone=mailbox.timezone,
+        max_message_seconds=mailbox.max_message_seconds,
+        min_message_seconds=mailbox.min_message_seconds,
+        max_silence_seconds=mailbox.max_silence_seconds,
+        max_messages=mailbox.max_messages,
+        warning_mode=mailbox.warning_mode,
+        temporary_greeting_expires_at=mailbox.temporary_greeting_expires_at,
+        greetings=tuple(sorted(g.kind for g in mailbox.greetings)),
+        new_messages=int(new),
+        total_messages=int(total),
+        created_at=mailbox.created_at,
+    )
+
+
+def _profile(mailbox: Mailbox) -> MailboxProfile:
+    return MailboxProfile(
+        id=mailbox.id,
+        number=mailbox.number,
+        name=mailbox.name,
+        language=mailbox.language,
+        timezone=mailbox.timezone,
+        max_message_seconds=mailbox.max_message_seconds,
+        min_message_seconds=mailbox.min_message_seconds,
+        max_silence_seconds=mailbox.max_silence_seconds,
+        max_messages=mailbox.max_messages,
+        warning_mode=mailbox.warning_mode,
+        greetings={g.kind: g.audio_key for g in mailbox.greetings},
+        temporary_greeting_expires_at=mailbox.temporary_greeting_expires_at,
+    )
+
+
+def _message(pending: PendingRecording, data_bytes: int) -> Message:
+    caller = pending.caller
+    return Message(
+        id=pending.id,
+        mailbox_id=pending.mailbox_id,
+        folder=Folder.NEW.value,
+        caller_number=caller.caller_number,
+        caller_name=caller.caller_name,
+        called_number=caller.called_number,
+        reason=caller.reason,
+        received_at=pending.started_at,
+        duration_seconds=data_bytes / BYTES_PER_SECOND,
+        audio_key=pending.key,
+        codec=pending.codec,
+        urgent=False,
+        call_id=caller.call_id,
+    )
+
+
+def _missed_call(mailbox_id: int, caller: CallerInfo, at: dt.datetime) -> MissedCall:
+    if at.utcoffset() is None:
+        raise InvalidValue("a missed call's time must carry its UTC offset")
+    return MissedCall(
+        mailbox_id=mailbox_id,
+        caller_number=caller.caller_number,
+        caller_name=caller.caller_name,
+        called_number=caller.called_number,
+        reason=DiversionReason(caller.reason),
+        at=at.astimezone(dt.UTC),
+        call_id=caller.call_id,
+    )
+
+
+def _message_record(message: Message, mailbox_number: str) -> MessageRecord:
+    return MessageRecord(
+        id=message.id,
+        mailbox_id=message.mailbox_id,
+        mailbox=mailbox_number,
+        folder=message.folder,
+        caller_number=message.caller_number,
+        caller_name=message.caller_name,
+        called_number=message.called_number,
+        reason=message.reason,
+        received_at=message.received_at,
+        duration_seconds=message.duration_seconds,
+        codec=message.codec,
+        urgent=message.urgent,
+        heard_at=message.heard_at,
+        call_id=message.call_id,
+        audio_key=message.audio_key,
+    )
+
+
+def _missed_call_record(call: MissedCall, mailbox_number: str) -> MissedCallRecord:
+    return MissedCallRecord(
+        id=call.id,
+        mailbox_id=call.mailbox_id,
+        mailbox=mailbox_number,
+        caller_number=call.caller_number,
+        caller_name=call.caller_name,
+        called_number=call.called_number,
+        reason=call.reason,
+        at=call.at,
+        call_id=call.call_id,
+    )
+
+
+if TYPE_CHECKING:
+
+    def _satisfies_port(store: Store) -> MessageStore:
+        return store  # mypy checks Store against the flows' protocol here

@@ -1,0 +1,105 @@
+"""Checks on the values an administrator gives a mailbox; ``InvalidValue`` says what is wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+from afterbeep.domain import WarningMode
+from afterbeep.store.errors import InvalidValue
+
+# Dialled digits, or a name for sip:sales@host; nothing that needs escaping in a SIP URI.
+_NUMBER = re.compile(r"[A-Za-z0-9+._-]{1,64}")
+_PIN = re.compile(r"[0-9]{4,16}")  # ASCII digits only: str.isdigit() accepts '²' and '٣'
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+def mailbox_number(value: str) -> str:
+    if not isinstance(value, str) or not _NUMBER.fullmatch(value):
+        raise InvalidValue(
+            f"invalid mailbox number {value!r}: use 1-64 digits, letters, '+', '.', '_' or '-'"
+        )
+    return value
+
+
+def pin(value: object) -> str:
+    if not isinstance(value, str) or not _PIN.fullmatch(value):
+        raise InvalidValue("a PIN must be 4 to 16 digits")
+    return value
+
+
+def name(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise InvalidValue("a mailbox name must be 1 to 200 characters")
+    return value.strip()
+
+
+def email(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 320 or not _EMAIL.fullmatch(value):
+        raise InvalidValue(f"invalid e-mail address {value!r}")
+    return value
+
+
+def language(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 16 or not _LANGUAGE.fullmatch(value):
+        raise InvalidValue(f"invalid language {value!r}: use a tag such as 'en' or 'pt-BR'")
+    return value
+
+
+def timezone(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 64:
+        raise InvalidValue(f"invalid time zone {value!r}")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue(
+            f"unknown time zone {value!r}: use a name such as 'Europe/Paris'"
+        ) from None
+    return value
+
+
+def integer(field: str, low: int, high: int) -> Callable[[object], int]:
+    def check(value: object) -> int:
+        # bool is an int in Python, and never what was meant here.
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise InvalidValue(f"{field} must be a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
+def warning_mode(value: object) -> WarningMode:
+    try:
+        return WarningMode(str(value))
+    except ValueError:
+        choices = ", ".join(mode.value for mode in WarningMode)
+        raise InvalidValue(f"invalid warning mode {value!r}: use one of {choices}") from None
+
+
+def aware_datetime(value: object) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+        raise InvalidValue("a time must carry its UTC offset")
+    return value.astimezone(dt.UTC)
+
+
+# The mailbox columns an administrator may set, each with its check ("pin" is hashed apart).
+MAILBOX_FIELDS: dict[str, Callable[[Any], object]] = {
+    "name": name,
+    "email": email,
+    "language": language,
+    "timezone": timezone,
+    "max_message_seconds": integer("max_message_seconds", 1, 3600),
+    "min_message_seconds": integer("min_message_seconds", 0, 3600),
+    "max_silence_seconds": integer("max_silence_seconds", 1, 3600),
+    "max_messages": integer("max_messages", 1, 100_000),
+    "warning_mode": warning_mode,
+    "temporary_greeting_expires_at": aware_datetime,
+}

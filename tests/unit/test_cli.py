@@ -1,0 +1,283 @@
+"""The admin CLI against a temporary data folder (SQLite), through click's runner."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from afterbeep.cli import main
+from afterbeep.config import Settings
+from afterbeep.domain import CallerInfo, Codec, DiversionReason
+from afterbeep.media.wav import encode_wav, read_g711_wav
+from afterbeep.store import Store, upgrade_database
+
+AFTERBEEP_ENV = (
+    "AFTERBEEP_DATA_DIR",
+    "AFTERBEEP_DATABASE_URL",
+    "AFTERBEEP_SIP_LISTEN",
+    "AFTERBEEP_HTTP_LISTEN",
+    "AFTERBEEP_EXTERNAL_ADDRESS",
+    "AFTERBEEP_RTP_PORTS",
+    "AFTERBEEP_OPERATOR_URI",
+    "AFTERBEEP_REJECT_UNKNOWN",
+    "AFTERBEEP_ANSWER_DELAY",
+    "AFTERBEEP_LOG_LEVEL",
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in AFTERBEEP_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def cli(data_dir: Path) -> Any:
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(main, ["--data-dir", str(data_dir), *args], input=input, env=env)
+
+    return invoke
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def one_line_error(result: Result) -> str:
+    """A failed command: exit status 1 and exactly one line on stderr, no traceback."""
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def record_message(data_dir: Path, number: str, seconds: float = 2.5) -> uuid.UUID:
+    """Leave a message as the deposit flow would, straight through the store."""
+
+    async def run() -> uuid.UUID:
+        url = Settings(data_dir=data_dir).database
+        await upgrade_database(url)
+        store = await Store.open(url, data_dir)
+        try:
+            mailbox = await store.find_mailbox(number)
+            assert mailbox is not None
+            caller = CallerInfo("+15550001111", "Grace Hopper", number, DiversionReason.BUSY, "c1")
+            at = dt.datetime(2026, 4, 1, 8, 0, tzinfo=dt.UTC)
+            recording = store.start_recording(mailbox, caller, Codec.PCMU, at)
+            recording.write(b"\x55" * int(seconds * 8000))
+            message_id = await store.commit_recording(recording)
+            await store.record_missed_call(mailbox, caller, at + dt.timedelta(hours=1))
+            return message_id
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def test_db_upgrade_on_a_fresh_folder(cli: Any, data_dir: Path) -> None:
+    result = ok(cli("db", "upgrade"))
+    assert "revision 0001" in result.output
+    assert (data_dir / "afterbeep.db").is_file()
+
+
+def test_mailbox_add_list_show_set_remove(cli: Any) -> None:
+    ok(
+        cli(
+            "mailbox",
+            "add",
+            "100",
+            "--name",
+            "Alice",
+            "--email",
+            "alice@example.com",
+            "--pin",
+            "1234",
+        )
+    )
+    ok(
+        cli(
+            "mailbox", "add", "200", "--name", "Bob", "--max-seconds", "60", "--min-seconds", "1",
+            "--language", "fr", "--timezone", "Europe/Paris",
+        )
+    )  # fmt: skip
+
+    table = ok(cli("mailbox", "list")).output
+    assert "Alice" in table and "Bob" in table
+
+    listed = json.loads(ok(cli("mailbox", "list", "--json")).output)
+    assert [m["number"] for m in listed] == ["100", "200"]
+    assert listed[0]["email"] == "alice@example.com"
+    assert listed[0]["has_pin"] is True
+    assert "1234" not in json.dumps(listed)
+    assert (listed[1]["max_message_seconds"], listed[1]["min_message_seconds"]) == (60, 1)
+    assert (listed[1]["language"], listed[1]["timezone"]) == ("fr", "Europe/Paris")
+
+    shown = json.loads(ok(cli("mailbox", "show", "200", "--json")).output)
+    assert shown == listed[1]
+    assert "Europe/Paris" in ok(cli("mailbox", "show", "200")).output
+
+    ok(
+        cli(
+            "mailbox", "set", "100", "--name", "Alice S.", "--warning", "none", "--email", "",
+            "--clear-pin", "--max-silence", "5", "--max-messages", "10",
+            "--temporary-expires", "2026-05-01T09:00+02:00",
+        )
+    )  # fmt: skip
+    changed = json.loads(ok(cli("mailbox", "show", "100", "--json")).output)
+    assert changed["name"] == "Alice S."
+    assert changed["warning_mode"] == "none"
+    assert changed["email"] is None
+    assert changed["has_pin"] is False
+    assert (changed["max_silence_seconds"], changed["max_messages"]) == (5, 10)
+    assert changed["temporary_greeting_expires_at"] == "2026-05-01T07:00:00+00:00"
+
+    ok(cli("mailbox", "remove", "100", "--yes"))
+    assert [m["number"] for m in json.loads(ok(cli("mailbox", "list", "--json")).output)] == ["200"]
+
+
+def test_remove_asks_first(cli: Any) -> None:
+    ok(cli("mailbox", "add", "100", "--name", "Alice"))
+    declined = cli("mailbox", "remove", "100", input="n\n")
+    assert declined.exit_code == 1
+    assert ok(cli("mailbox", "show", "100"))
+    ok(cli("mailbox", "remove", "100", input="y\n"))
+    one_line_error(cli("mailbox", "show", "100"))
+
+
+def test_a_duplicate_add_fails_with_one_line(cli: Any) -> None:
+    ok(cli("mailbox", "add", "100", "--name", "Alice"))
+    error = one_line_error(cli("mailbox", "add", "100", "--name", "Bob"))
+    assert error == "Error: mailbox 100 already exists"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("mailbox", "add", "100", "--name", "A", "--pin", "12"), "PIN"),
+        (("mailbox", "add", "100", "--name", "A", "--timezone", "Nowhere/Land"), "time zone"),
+        (("mailbox", "show", "404"), "no mailbox 404"),
+        (("mailbox", "set", "404", "--name", "x"), "no mailbox 404"),
+        (("mailbox", "set", "100"), "nothing to change"),
+        (("mailbox", "remove", "404", "--yes"), "no mailbox 404"),
+        (("messages", "show", "nope"), "invalid message id"),
+        (("messages", "show", str(uuid.UUID(int=1))), "no message"),
+        (("messages", "list", "404"), "no mailbox 404"),
+        (("--database", "mysql://u@h/db", "mailbox", "list"), "unsupported database URL"),
+        (("serve", "--rtp-ports", "10-20"), "--rtp-ports"),
+        (("serve", "--sip-listen", "host:port"), "--sip-listen"),
+    ],
+)
+def test_errors_are_one_line(cli: Any, args: tuple[str, ...], message: str) -> None:
+    assert message in one_line_error(cli(*args))
+
+
+def test_greetings(cli: Any, tmp_path: Path) -> None:
+    ok(cli("mailbox", "add", "100", "--name", "Alice"))
+    wav = tmp_path / "busy.wav"
+    wav.write_bytes(encode_wav(None, b"\x00\x01" * 4000))  # 16-bit PCM, as recorded on a PC
+    ok(cli("mailbox", "greeting", "100", "busy", str(wav)))
+    assert json.loads(ok(cli("mailbox", "show", "100", "--json")).output)["greetings"] == ["busy"]
+    ok(cli("mailbox", "greeting", "100", "busy", "--remove"))
+    assert json.loads(ok(cli("mailbox", "show", "100", "--json")).output)["greetings"] == []
+
+    not_wav = tmp_path / "greeting.mp3"
+    not_wav.write_bytes(b"ID3\x03\x00")
+    assert "WAV" in one_line_error(cli("mailbox", "greeting", "100", "busy", str(not_wav)))
+    assert "--remove" in one_line_error(cli("mailbox", "greeting", "100", "busy"))
+
+
+def test_messages_list_show_export(cli: Any, data_dir: Path, tmp_path: Path) -> None:
+    ok(cli("mailbox", "add", "100", "--name", "Alice"))
+    message_id = record_message(data_dir, "100", seconds=2.5)
+
+    listed = json.loads(ok(cli("messages", "list", "--json")).output)
+    assert isinstance(listed, list) and len(listed) == 1
+    message = listed[0]
+    assert {
+        "id", "mailbox", "caller_number", "caller_name", "called_number", "received_at",
+        "duration_seconds", "folder", "reason", "urgent", "codec",
+    } <= set(message)  # fmt: skip
+    assert message["id"] == str(message_id)
+    assert message["mailbox"] == "100"
+    assert message["caller_number"] == "+15550001111"
+    assert message["caller_name"] == "Grace Hopper"
+    assert message["called_number"] == "100"
+    assert message["received_at"] == "2026-04-01T08:00:00+00:00"
+    assert message["duration_seconds"] == 2.5
+    assert (message["folder"], message["reason"], message["urgent"]) == ("new", "busy", False)
+    assert message["codec"] == "PCMU"
+    assert json.loads(ok(cli("messages", "list", "100", "--folder", "new", "--json")).output)
+    assert json.loads(ok(cli("messages", "list", "--folder", "saved", "--json")).output) == []
+    assert "Grace Hopper" in ok(cli("messages", "list")).output
+
+    assert json.loads(ok(cli("messages", "show", str(message_id), "--json")).output) == message
+    assert "Grace Hopper" in ok(cli("messages", "show", str(message_id))).output
+
+    out = tmp_path / "export.wav"
+    ok(cli("messages", "export", str(message_id), "-o", str(out)))
+    assert read_g711_wav(out.read_bytes()) == (Codec.PCMU, b"\x55" * 20000)
+
+    missed = json.loads(ok(cli("missed", "list", "100", "--json")).output)
+    assert [(m["mailbox"], m["caller_number"], m["reason"]) for m in missed] == [
+        ("100", "+15550001111", "busy")
+    ]
+    assert "Grace Hopper" in ok(cli("missed", "list")).output
+
+
+def test_serve_builds_settings_from_options_and_environment(
+    cli: Any, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import afterbeep.app
+
+    seen: list[Settings] = []
+    monkeypatch.setattr(afterbeep.app, "run", seen.append)
+    env = {
+        "AFTERBEEP_HTTP_LISTEN": "0.0.0.0:9000",
+        "AFTERBEEP_RTP_PORTS": "40001-40100",
+        "AFTERBEEP_REJECT_UNKNOWN": "true",
+        "AFTERBEEP_EXTERNAL_ADDRESS": "203.0.113.7",
+    }
+    ok(
+        cli(
+            "--database", "sqlite+aiosqlite:////tmp/x.db", "serve",
+            "--sip-listen", "127.0.0.1:5080", "--operator-uri", "sip:operator@pbx",
+            "--log-level", "debug", env=env,
+        )
+    )  # fmt: skip
+    [settings] = seen
+    assert settings.data_dir == data_dir
+    assert settings.database == "sqlite+aiosqlite:////tmp/x.db"
+    assert (settings.sip_host, settings.sip_port) == ("127.0.0.1", 5080)
+    assert (settings.http_host, settings.http_port) == ("0.0.0.0", 9000)
+    assert settings.rtp_ports == (40002, 40100)
+    assert settings.reject_unknown_mailbox is True
+    assert settings.external_address == "203.0.113.7"
+    assert settings.operator_uri == "sip:operator@pbx"
+    assert settings.log_level == "DEBUG"
+
+
+def test_serve_defaults(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import afterbeep.app
+
+    seen: list[Settings] = []
+    monkeypatch.setattr(afterbeep.app, "run", seen.append)
+    ok(cli("serve"))
+    [settings] = seen
+    assert (settings.sip_host, settings.sip_port) == ("0.0.0.0", 5060)
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    assert settings.rtp_ports == (20000, 30000)
+    assert settings.reject_unknown_mailbox is False
+    assert settings.external_address is None
