@@ -1,20 +1,14 @@
 from __future__ import annotations
 
 import struct
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.pcap import read_udp_payloads
 
 from afterbeep.rtp import RtpError, RtpPacket, build_header
-
-try:
-    from tests.support.pcap import read_udp_payloads
-except ModuleNotFoundError:  # `pytest tests/unit` alone does not put the repo root on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.support.pcap import read_udp_payloads
 
 SIPP = Path("/usr/share/sip-tester")
 needs_sipp = pytest.mark.skipif(

@@ -108,6 +108,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self._done: asyncio.Future[None] | None = None
         self.on_digit: Callable[[str], None] | None = None
         self.muted = False  # on hold: keep the clock, send nothing
+        self._silence = 0xFF
 
     def configure(
         self, remote: tuple[str, int], payload_type: int, dtmf_pt: int | None, silence: int
@@ -118,6 +119,7 @@ class RtpStream(asyncio.DatagramProtocol):
         if self.receiver is None:
             self.receiver = RtpReceiver(payload_type, dtmf_pt, silence)
         self._dtmf_pt = dtmf_pt if dtmf_pt is not None else -1
+        self._silence = silence
         if self._sender is None or self._sender.payload_type != payload_type:
             self._sender = RtpSender(
                 payload_type,
@@ -155,7 +157,9 @@ class RtpStream(asyncio.DatagramProtocol):
         self.stop_playing()
         loop = asyncio.get_running_loop()
         self._done = loop.create_future()
-        # Pad the last packet with silence-free repetition of nothing: trim to whole packets.
+        if len(audio) % PACKET_BYTES:
+            # Whole packets only, so timestamps stay exact: pad the end with silence.
+            audio += bytes([self._silence]) * (PACKET_BYTES - len(audio) % PACKET_BYTES)
         self._queue = [audio[i : i + PACKET_BYTES] for i in range(0, len(audio), PACKET_BYTES)]
         self._position = 0
         if not self._queue:

@@ -307,6 +307,16 @@ class UserAgent:
             content_type=content_type,
         )
         handle.transaction.respond(response, now)
+        if (
+            handle.request.method in ("INVITE", "UPDATE")
+            and session is not None
+            and 200 <= status < 300
+        ):
+            # §12.2.2: a target refresh request's Contact replaces the remote target (as
+            # RFC 6141 §4 refines it, once the request succeeds).
+            contact = handle.request.headers.get("Contact")
+            if contact and contact != "*":
+                session.remote_target = NameAddr.parse(contact).uri
         if handle.request.method == "INVITE" and session is not None and status >= 200:
             session.pending_reinvite = None
             if status < 300:
@@ -338,7 +348,8 @@ class UserAgent:
         destination = self._dialog_destination(session)
         uri, routes = self._request_target(session)
         out = Headers()
-        host = session.local_host
+        # sent-by = host [ COLON port ] where an IPv6 host is a bracketed reference (§25.1).
+        host = f"[{session.local_host}]" if ":" in session.local_host else session.local_host
         out.add("Via", f"SIP/2.0/{destination.transport} {host}:{self.port};branch={branch};rport")
         out.add("Max-Forwards", "70")
         local = session.invite.headers.get("To") or ""
@@ -441,7 +452,9 @@ class UserAgent:
         # §9.2: the CANCEL matches the INVITE transaction with the same branch.
         invite = self._server_tx.get(self._server_key(request, "INVITE"))
         key = self._server_key(request, "CANCEL")
-        handle = self._new_server_tx(request, source, key, None)
+        # §9.2: the To tag of the 200 to the CANCEL SHOULD be that of the INVITE's response,
+        # so the CANCEL's handle carries the INVITE's session (whose tag _answer uses).
+        handle = self._new_server_tx(request, source, key, invite.session if invite else None)
         if invite is None:
             self._answer(handle, 481, now)
             return
@@ -604,13 +617,15 @@ class UserAgent:
         """§13.3.1.4: resend the 2xx at T1, 2·T1, … capped at T2 until the ACK; after
         64·T1 without one the session is ended with a BYE."""
         send = self._sender(self._response_destination(session.invite, session.source))
-        start = now
+        # The give-up point is a deadline of its own (like Timer H), not "the first
+        # retransmission past 64·T1", which came up to T2 late.
+        deadline = now + 64 * self._config.t1
 
         def fire(interval: float) -> Callable[[float], None]:
             def run(at: float) -> None:
                 if session.state is SessionState.TERMINATED:
                     return
-                if at - start >= 64 * self._config.t1:
+                if at >= deadline:
                     session._unacked = None
                     if session.state is SessionState.ANSWERED:
                         session.state = SessionState.CONFIRMED
@@ -620,7 +635,8 @@ class UserAgent:
                     return
                 send(data)
                 nxt = min(2 * interval, self._config.t2)
-                session._unacked = (cseq, self._timers.schedule(at + nxt, fire(nxt)))
+                when = min(at + nxt, deadline)
+                session._unacked = (cseq, self._timers.schedule(when, fire(nxt)))
 
             return run
 
