@@ -505,7 +505,7 @@ def _hostport(option: str, value: str, default_port: int) -> tuple[str, int]:
     default="127.0.0.1:8080",
     show_default=True,
     metavar="HOST:PORT",
-    help="Web UI and REST API address.  [env: AFTERBEEP_HTTP_LISTEN]",
+    help="HTTP address: /healthz and /metrics (the web UI comes later).  [env: AFTERBEEP_HTTP_LISTEN]",
 )
 @click.option(
     "--external-address",
@@ -563,7 +563,7 @@ def serve(
     answer_delay: float,
     log_level: str,
 ) -> None:
-    """Run the voicemail server (SIP, RTP, web) until interrupted."""
+    """Run the voicemail server (SIP, RTP, HTTP) until interrupted."""
     sip_host, sip_port = _hostport("--sip-listen", sip_listen, 5060)
     http_host, http_port = _hostport("--http-listen", http_listen, 8080)
     try:
