@@ -60,8 +60,17 @@ def write_rtp_pcap(
         rtp += payload[index : index + frame_bytes]
         udp = struct.pack("!HHHH", src_port, dst_port, 8 + len(rtp), 0) + rtp
         ip = struct.pack(
-            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), count & 0xFFFF, 0, 64, 17, 0,
-            bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]),
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(udp),
+            count & 0xFFFF,
+            0,
+            64,
+            17,
+            0,
+            bytes([127, 0, 0, 1]),
+            bytes([127, 0, 0, 1]),
         )
         ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
         frame = b"\x00" * 12 + b"\x08\x00" + ip + udp

@@ -40,7 +40,9 @@ class TestCaller:
 
     def test_pai_list_first_entry(self) -> None:
         # RFC 3325 §10 example: a sip and a tel identity in one header.
-        req = invite('P-Asserted-Identity: "Cullen Jennings" <sip:fluffy@cisco.com>, tel:+14085264000')
+        req = invite(
+            'P-Asserted-Identity: "Cullen Jennings" <sip:fluffy@cisco.com>, tel:+14085264000'
+        )
         assert caller(req) == ("fluffy", "Cullen Jennings")
 
     def test_tel_pai(self) -> None:

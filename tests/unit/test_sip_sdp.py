@@ -31,6 +31,10 @@ RFC4317_OFFER = (
 )
 
 
+# RFC 4568 §5.1 style SDES attribute (key from its examples).
+CRYPTO = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+
+
 def offer(*media: str, session: str = "c=IN IP4 192.0.2.10") -> SessionDescription:
     lines = ["v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", session, "t=0 0", *media]
     return SessionDescription.parse(("\r\n".join(lines) + "\r\n").encode())
@@ -70,9 +74,8 @@ class TestParse:
         assert sdp.connection is None
 
     def test_multicast_ttl_is_dropped_from_the_address(self) -> None:
-        assert offer(session="c=IN IP4 224.2.1.1/127", *["m=audio 4000 RTP/AVP 0"]).connection == (
-            "224.2.1.1"
-        )
+        sdp = offer("m=audio 4000 RTP/AVP 0", session="c=IN IP4 224.2.1.1/127")
+        assert sdp.connection == "224.2.1.1"
 
     def test_lf_only_lines(self) -> None:
         sdp = SessionDescription.parse(RFC4317_OFFER.replace(b"\r\n", b"\n"))
@@ -136,7 +139,9 @@ class TestNegotiate:
 
     def test_dynamic_payload_type_mapped_to_g711(self) -> None:
         plan, answer = answer_for(
-            offer("m=audio 4000 RTP/AVP 111 96", "a=rtpmap:111 opus/48000/2", "a=rtpmap:96 pcmu/8000")
+            offer(
+                "m=audio 4000 RTP/AVP 111 96", "a=rtpmap:111 opus/48000/2", "a=rtpmap:96 pcmu/8000"
+            )
         )
         assert (plan.codec, plan.payload_type) == ("PCMU", 96)
         assert m_lines(answer) == ["m=audio 30000 RTP/AVP 96"]
@@ -167,7 +172,7 @@ class TestNegotiate:
             negotiate(
                 offer(
                     "m=audio 4000 RTP/SAVP 0",
-                    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+                    CRYPTO,
                 )
             )
         assert info.value.status == 488
@@ -255,7 +260,7 @@ class TestNegotiate:
         plan, answer = answer_for(
             offer(
                 "m=audio 4000 RTP/SAVP 0",
-                "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+                CRYPTO,
                 "m=audio 4000 RTP/AVP 0",
             )
         )
@@ -264,7 +269,7 @@ class TestNegotiate:
 
     def test_answer_parses_back(self) -> None:
         sdp = SessionDescription.parse(RFC4317_OFFER)
-        plan, answer = answer_for(sdp)
+        _, answer = answer_for(sdp)
         parsed = SessionDescription.parse(answer)
         assert len(parsed.media) == len(sdp.media)
         audio = parsed.media[0]

@@ -57,6 +57,20 @@ class TestSipUri:
         assert uri.host == "example.com"
         assert uri.params == {"p": "1"}
 
+    def test_question_mark_in_user_part_is_not_the_headers(self) -> None:
+        # RFC 4475 §3.1.1.2 (intmeth): '?' and ';' are user-unreserved (§25.1); headers
+        # begin at the first '?' after the host.
+        uri = SipUri.parse(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too."
+            "(doesn't-it)@example.com"
+        )
+        assert uri.user == "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"
+        assert uri.password == "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"
+        assert (uri.host, uri.headers, uri.params) == ("example.com", "", {})
+        with_headers = SipUri.parse("sip:a?b@example.com;lr?Subject=x")
+        assert (with_headers.user, with_headers.host) == ("a?b", "example.com")
+        assert (with_headers.params, with_headers.headers) == ({"lr": None}, "Subject=x")
+
     def test_escaped_user_is_unescaped(self) -> None:
         uri = SipUri.parse("sip:%61lice@atlanta.com")
         assert uri.user == "alice"
@@ -139,6 +153,17 @@ class TestNameAddr:
         assert addr.uri == "sip:+15551234@gw.example.com"
         assert addr.params == {"user": "phone", "tag": "abc"}
         assert addr.display == ""
+
+    def test_addr_spec_with_lws_before_semicolon_and_around_equals(self) -> None:
+        # RFC 4475 §3.1.1.1 (wsinv): "t: sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n"
+        addr = NameAddr.parse("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n")
+        assert addr.uri == "sip:vivekg@chair-dnrc.example.com"
+        assert addr.tag == "1918181833n"
+
+    def test_whitespace_inside_angle_brackets_is_rejected(self) -> None:
+        # RFC 4475 §3.1.2.14 (badaspec): "reasonable always to reject".
+        with pytest.raises(SipSyntaxError):
+            NameAddr.parse('"Watson, Thomas" < sip:t.watson@example.org >')
 
     def test_header_param_names_are_lowercased_and_flags_kept(self) -> None:
         addr = NameAddr.parse("<sip:p.example.com>;LR;Expires=60")

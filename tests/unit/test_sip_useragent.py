@@ -8,6 +8,7 @@ Contact and its packets arrive from 203.0.113.5:40000. Timers are RFC 3261's def
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 
 import pytest
@@ -23,8 +24,8 @@ from afterbeep.sip.useragent import (
     CallConfirmed,
     CallEnded,
     Event,
-    InDialogRequest,
     IncomingCall,
+    InDialogRequest,
     Outgoing,
     ReInvite,
     RequestCompleted,
@@ -40,7 +41,9 @@ OFFER = (
     b"v=0\r\no=alice 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
     b"m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
 )
-ANSWER = b"v=0\r\no=afterbeep 1 1 IN IP4 198.51.100.7\r\ns=-\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n"
+ANSWER = (
+    b"v=0\r\no=afterbeep 1 1 IN IP4 198.51.100.7\r\ns=-\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n"
+)
 # 2xx retransmissions (§13.3.1.4) at T1, 2·T1, 4·T1, then every T2, until 64·T1.
 BACKOFF = [0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]
 
@@ -86,9 +89,10 @@ def msg(out: Outgoing) -> Request | Response:
 
 
 def status(out: Outgoing) -> int:
-    parsed = msg(out)
-    assert isinstance(parsed, Response), out.data[:40]
-    return parsed.status
+    """The status code from the start line (a 400 echoes a CSeq that may not parse)."""
+    version, code, _ = out.data.split(b" ", 2)
+    assert version == b"SIP/2.0", out.data[:40]
+    return int(code)
 
 
 def request_of(out: Outgoing) -> Request:
@@ -169,8 +173,14 @@ def ack(session: Session, cseq: int = 1, branch: str = "z9hG4bKack1") -> bytes:
     return sip("ACK", branch=branch, to_tag=session.local_tag, cseq=cseq, contact=None)
 
 
-def in_dialog(session: Session, method: str, cseq: int, branch: str, **kw: object) -> bytes:
-    return sip(method, branch=branch, to_tag=session.local_tag, cseq=cseq, **kw)  # type: ignore[arg-type]
+def in_dialog(
+    session: Session,
+    method: str,
+    cseq: int,
+    branch: str,
+    contact: str | None = "<sip:alice@10.0.0.2:5062>",
+) -> bytes:
+    return sip(method, branch=branch, to_tag=session.local_tag, cseq=cseq, contact=contact)
 
 
 class TestInvite:
@@ -312,6 +322,16 @@ class TestTwoHundredRetransmission:
         assert h.send(reply_to(bye, 200), at=32.2) == []
         assert h.advance(200.0) == []
         assert h.ua.next_deadline() is None
+
+    def test_ack_reusing_the_invite_branch_still_confirms(self) -> None:
+        # RFC 2543 clients send the 2xx ACK with the INVITE's branch; it matches the INVITE
+        # transaction in Accepted, which passes it on to the core (RFC 6026 §7.1).
+        h = Harness()
+        session = h.answered()
+        assert [at for at, _ in h.advance(0.7)] == [0.5]
+        assert h.send(sip("ACK", to_tag=session.local_tag, contact=None)) == []
+        assert h.events() == [CallConfirmed(session)]
+        assert h.advance(100.0) == []
 
     def test_retransmitted_invite_after_the_200_is_absorbed(self) -> None:
         # RFC 6026 §7.1: in Accepted the INVITE server transaction absorbs retransmissions.
@@ -538,7 +558,9 @@ class TestOurRequests:
         h = Harness()
         data = sip(
             "INVITE",
-            headers=["Record-Route: <sip:p1.example.net:5080;transport=udp>, <sip:p2.example.net;lr>"],
+            headers=[
+                "Record-Route: <sip:p1.example.net:5080;transport=udp>, <sip:p2.example.net;lr>"
+            ],
         )
         session = h.confirmed(data)
         h.ua.bye(session, 5.0)
@@ -820,9 +842,12 @@ class TestBadInput:
             (b"CSeq: 1 OPTIONS", "CSeq: \u00b2 OPTIONS".encode(), 400),
             (b"Max-Forwards: 70", "Max-Forwards: \u00b9".encode(), 400),
             (b"OPTIONS sip:1001@", b"OPTIONS mailto:1001@", 416),
+            (b"Max-Forwards: 70", b"Max-Forwards: 70\r\nCall-ID: second", 400),
         ],
     )
-    def test_invalid_request_gets_an_error_response(self, old: bytes, new: bytes, code: int) -> None:
+    def test_invalid_request_gets_an_error_response(
+        self, old: bytes, new: bytes, code: int
+    ) -> None:
         h = Harness()
         data = sip("OPTIONS", contact=None).replace(old, new)
         assert [status(o) for o in h.send(data)] == [code]
@@ -831,6 +856,12 @@ class TestBadInput:
         h = Harness()
         data = sip("OPTIONS", via="SIP/2.0/UDP 10.0.0.2:\u00b2;branch={branch}", contact=None)
         assert h.send(data) == []  # a response could not be routed by that Via
+
+    def test_invite_with_contact_star_is_400(self) -> None:
+        # §10.2.2: "*" is a REGISTER-only Contact; an INVITE's Contact must be a target.
+        h = Harness()
+        assert [status(o) for o in h.send(sip("INVITE", contact="*"))] == [400]
+        assert h.events() == []
 
     def test_invite_with_unreadable_record_route_is_400(self) -> None:
         h = Harness()
@@ -945,7 +976,8 @@ def test_receive_never_raises(position: int, cut: int, insert: bytes, follow_up:
             h.send(request[:position] + insert + request[position + cut :], at=0.2)
     h.advance(100.0)
     for out in h.ua.outgoing():
-        parse_message(out.data)
+        start = out.data.split(b"\r\n", 1)[0]
+        assert re.fullmatch(rb"SIP/2\.0 [1-6]\d\d .*|[A-Z]+ \S+ SIP/2\.0", start), start
 
 
 def test_name_addr_of_contact_used_as_target() -> None:

@@ -286,7 +286,11 @@ def _parse(data: bytes) -> Request | Response:
             raise SipSyntaxError(f"unsupported version {version[:20]!r}", 505)
         if len(code) != 3 or not is_digits(code) or not 100 <= int(code) <= 699:
             raise SipSyntaxError(f"invalid status code {code[:20]!r}")
-        return Response(headers, body, int(code), reason)
+        response = Response(headers, body, int(code), reason)
+        # A response is matched to its transaction by CSeq (§17.1.3); one whose CSeq cannot
+        # be read (RFC 4475 §3.1.2.5 scalarlg: a number past 2**31) is dropped here.
+        _ = response.cseq
+        return response
     parts = start.split(" ")
     # Request-Line = Method SP Request-URI SP SIP-Version CRLF: exactly single spaces
     # (RFC 4475 lwsruri, lwsstart, trws are invalid).
@@ -342,6 +346,7 @@ def _cut_body(headers: Headers, body: bytes) -> bytes:
 
 
 _MANDATORY = ("To", "From", "Call-ID", "CSeq", "Via")
+_SINGLE = ("To", "From", "Call-ID", "CSeq", "Max-Forwards")
 
 
 def validate_request(request: Request) -> None:
@@ -349,6 +354,11 @@ def validate_request(request: Request) -> None:
     for name in _MANDATORY:
         if request.headers.get(name) is None:
             raise SipSyntaxError(f"missing {name} header")
+    # §7.3.1 / §20: these may appear once; two of them leave the request ambiguous and it is
+    # answered 400 (RFC 4475 §3.3.8, multi01).
+    for name in _SINGLE:
+        if len(request.headers.get_all(name)) > 1:
+            raise SipSyntaxError(f"more than one {name} header")
     _, cseq_method = request.cseq
     if cseq_method != request.method:
         raise SipSyntaxError("CSeq method does not match the request method")
@@ -369,7 +379,9 @@ def validate_request(request: Request) -> None:
         if not is_digits(value) or int(value) > 255:
             raise SipSyntaxError("invalid Max-Forwards")
     for contact in request.headers.get_all("Contact"):
-        if contact != "*":
+        # "*" only means "every binding" in a REGISTER (§10.2.2); anywhere else it is no
+        # target, and the dialog code would fail later trying to parse it.
+        if contact != "*" or request.method != "REGISTER":
             NameAddr.parse(contact)
     # §12.1.1: the route set is taken from Record-Route; a value we cannot read now would
     # leave the dialog unable to route its BYE later (raising from a timer callback).

@@ -94,10 +94,11 @@ class SipUri:
         if scheme not in ("sip", "sips"):
             # RFC 3261 §8.2.2.1: an unsupported scheme is answered with 416.
             raise SipSyntaxError(f"unsupported URI scheme {scheme!r}", 416)
-        rest, _, headers = rest.partition("?")
         user: str | None = None
         password: str | None = None
-        # The user part may itself contain ';' (RFC 4475 semiuri), so split at the last '@'.
+        # The user part may itself contain ';' and '?' (user-unreserved, §25.1; RFC 4475
+        # semiuri, intmeth) while neither uri-parameters nor headers may hold an unescaped
+        # '@': so split at the last '@' first, and look for '?' only in what follows it.
         if "@" in rest:
             userinfo, _, rest = rest.rpartition("@")
             user, colon, pw = userinfo.partition(":")
@@ -105,6 +106,7 @@ class SipUri:
             user = unquote(user)
             if not user:
                 raise SipSyntaxError("empty user part in URI")
+        rest, _, headers = rest.partition("?")
         hostport, *params = rest.split(";")
         host, port = _split_hostport(hostport)
         return cls(scheme, user, host, port, parse_params(params), headers, password)
@@ -168,17 +170,23 @@ class NameAddr:
             if gt < 0:
                 raise SipSyntaxError(f"unterminated '<' in {text[:60]!r}")
             display = _unquote_display(text[:lt].strip())
-            uri = text[lt + 1 : gt].strip()
+            uri = text[lt + 1 : gt]
+            # name-addr = [ display-name ] LAQUOT addr-spec RAQUOT: no LWS inside the
+            # brackets (RFC 4475 §3.1.2.14 badaspec, which we reject).
+            if any(c.isspace() for c in uri):
+                raise SipSyntaxError(f"whitespace inside <> in {text[:60]!r}")
             params = parse_params(split_params(text[gt + 1 :])[1:]) if ";" in text[gt:] else {}
             rest = text[gt + 1 :].strip()
             if rest and not rest.startswith(";"):
                 raise SipSyntaxError(f"junk after URI in {text[:60]!r}")
         else:
             # addr-spec: parameters after the URI belong to the header (RFC 3261 §20.10),
-            # and such a URI may not contain ',', ';' or '?' itself.
-            if " " in text or '"' in text:
-                raise SipSyntaxError(f"invalid addr-spec {text[:60]!r}")
+            # and such a URI may not contain ',', ';' or '?' itself. LWS may come before
+            # SEMI and around EQUAL (RFC 4475 §3.1.1.1 wsinv: "sip:a@b ;   tag    = 1").
             uri, *rest_params = text.split(";")
+            uri = uri.rstrip()
+            if any(c.isspace() or c == '"' for c in uri):
+                raise SipSyntaxError(f"invalid addr-spec {text[:60]!r}")
             display = ""
             params = parse_params(rest_params)
         if not _SCHEME.match(uri):

@@ -617,8 +617,9 @@ class UserAgent:
         """§13.3.1.4: resend the 2xx at T1, 2·T1, … capped at T2 until the ACK; after
         64·T1 without one the session is ended with a BYE."""
         send = self._sender(self._response_destination(session.invite, session.source))
-        # The give-up point is a deadline of its own (like Timer H), not "the first
-        # retransmission past 64·T1", which came up to T2 late.
+        # §13.3.1.4: "retransmits the 2xx response for 64*T1 seconds": the give-up point is
+        # a deadline of its own (like Timer H), not the first retransmission past 64·T1,
+        # which came up to T2 late.
         deadline = now + 64 * self._config.t1
 
         def fire(interval: float) -> Callable[[float], None]:

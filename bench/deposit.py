@@ -1,0 +1,459 @@
+"""Concurrent message deposits: N SIPp callers each leave a message of S seconds at once.
+
+Each caller: INVITE → 200 → ACK, '#' (RFC 4733) during the greeting to skip to the beep, then
+S seconds of G.711 µ-law speech (espeak-ng, repeated to S seconds, with low-level noise mixed
+in so that no 20 ms frame is silent and every frame is unique), then BYE. The callers ramp up
+in a few seconds; all N record at the same time. Afterwards the stored messages are read back
+(``afterbeep messages list --json`` for the durations, the WAV files for the content) and
+compared with what SIPp sent.
+
+    python -m bench.deposit [--calls 100,300,1000] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import (
+    CPU_COUNT,
+    DTMF_POUND_PCAP,
+    Sampler,
+    Server,
+    SippResult,
+    SippSpec,
+    Window,
+    invocation,
+    machine_note,
+    make_workdir,
+    run_sipp,
+    running_server,
+    table,
+    wav_data,
+    write_rtp_pcap,
+)
+
+FRAME = 160  # bytes of µ-law per 20 ms RTP packet
+SPEECH_TEXT = (
+    "Hi Alice, this is Bob from the garage. Your car is ready: we replaced the front brake "
+    "pads and the left headlight, and the total comes to three hundred and twelve euros. "
+    "We are open until six tonight and from eight tomorrow morning. Call me back on "
+    "five five five, zero one zero zero if you have any questions. Thanks, bye."
+)
+AFTER_ACK_MS = 500  # before '#'
+AFTER_POUND_MS = 1500  # '#' → beep (0.5 s) → recording starts; then the speech
+TAIL_MS = 1500  # slack after the speech's last packet before BYE
+
+SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="deposit">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Bench Caller" <sip:5550100@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:5550100@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=bench 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Bench Caller" <sip:5550100@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:5550100@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="{after_ack}"/>
+  <nop><action><exec play_pcap_audio="{pound}"/></action></nop>
+  <pause milliseconds="{after_pound}"/>
+  <nop><action><exec play_pcap_audio="{speech}"/></action></nop>
+  <pause milliseconds="{speech_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Bench Caller" <sip:5550100@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:5550100@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
+
+def make_message(workdir: Path, seconds: int) -> tuple[Path, bytes]:
+    """A pcap of ``seconds`` of non-silent speech (PCMU, PT 0) and its µ-law payload."""
+    speech = workdir / "speech.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", "155", "-w", str(speech), SPEECH_TEXT],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    narrow = workdir / "speech-8k.wav"
+    subprocess.run(
+        ["sox", str(speech), "-r", "8000", "-c", "1", "-b", "16", str(narrow)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    noise = workdir / "noise.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(noise),
+         "synth", str(seconds + 1), "whitenoise", "vol", "0.02"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    length = float(
+        subprocess.run(
+            ["soxi", "-D", str(narrow)], check=True, capture_output=True, text=True, timeout=60
+        ).stdout
+    )
+    repeats = max(0, math.ceil(seconds / max(length, 0.1)) - 1)
+    mulaw = workdir / "message.ul"
+    # Speech repeated to the length wanted, plus white noise at about -39 dBFS: above the
+    # server's -42 dBFS silence threshold, so the pauses between sentences are not silence.
+    subprocess.run(
+        ["sox", "-m", "-v", "0.9", "|sox " + str(narrow) + " -p repeat " + str(repeats),
+         "-v", "1", str(noise),
+         "-t", "raw", "-r", "8000", "-c", "1", "-e", "mu-law", "-b", "8", str(mulaw),
+         "trim", "0", str(seconds)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    payload = mulaw.read_bytes()[: seconds * 8000]
+    if len(payload) < seconds * 8000:
+        raise RuntimeError(f"sox made {len(payload) / 8000:.1f} s of audio, not {seconds} s")
+    pcap = workdir / f"message-{seconds}s.pcap"
+    write_rtp_pcap(pcap, payload, 0)
+    return pcap, payload
+
+
+@dataclass(frozen=True, slots=True)
+class DepositResult:
+    calls: int
+    seconds: int
+    sipp: list[SippResult]
+    messages: int
+    stored_seconds: float
+    frames_found: int
+    frames_sent: int  # calls × packets per message: what each caller's pcap holds
+    server_cpu: float
+    wall: float
+    plateau: tuple[float, float] | None  # (seconds, server CPU seconds) with all calls up
+    machine_busy: float
+    rss_before: int
+    rss_peak: int
+    lateness_p50: float
+    lateness_p99: float
+    ticks: float
+    ramp_seconds: float
+
+    @property
+    def attempted(self) -> int:
+        return sum(r.attempted for r in self.sipp)
+
+    @property
+    def successful(self) -> int:
+        return sum(r.successful for r in self.sipp)
+
+    @property
+    def failed(self) -> int:
+        return self.calls - self.successful
+
+    @property
+    def sipp_cpu(self) -> float:
+        return sum(r.cpu_seconds for r in self.sipp)
+
+    @property
+    def duration_percent(self) -> float:
+        return 100 * self.stored_seconds / (self.calls * self.seconds)
+
+    @property
+    def frames_percent(self) -> float:
+        return 100 * self.frames_found / self.frames_sent if self.frames_sent else 0.0
+
+    @property
+    def server_core_percent(self) -> float:
+        return 100 * self.server_cpu / self.wall if self.wall else 0.0
+
+    @property
+    def plateau_core_percent(self) -> float | None:
+        if self.plateau is None or self.plateau[0] <= 0:
+            return None
+        return 100 * self.plateau[1] / self.plateau[0]
+
+    @property
+    def sipp_core_percent(self) -> float:
+        return 100 * self.sipp_cpu / self.wall if self.wall else 0.0
+
+    @property
+    def rss_per_call(self) -> float:
+        return (self.rss_peak - self.rss_before) / self.calls
+
+
+def stored_messages(server: Server) -> list[dict[str, object]]:
+    data = json.loads(server.cli("messages", "list", "1001", "--json"))
+    if not isinstance(data, list):
+        raise RuntimeError("messages list --json did not give a list")
+    return [item for item in data if isinstance(item, dict)]
+
+
+def frames_found(server: Server, messages: list[dict[str, object]], sent: bytes) -> int:
+    """How many of the sent 20 ms frames are in the stored audio, message by message (each
+    sent frame counted at most once per message)."""
+    wanted = Counter(sent[i : i + FRAME] for i in range(0, len(sent) - FRAME + 1, FRAME))
+    files = {path.stem: path for path in (server.data_dir / "audio").rglob("*.wav")}
+    found = 0
+    for message in messages:
+        path = files.get(str(message.get("id")))
+        if path is None:
+            continue
+        audio = wav_data(path)
+        got = Counter(audio[i : i + FRAME] for i in range(0, len(audio) - FRAME + 1, FRAME))
+        found += sum((got & wanted).values())
+    return found
+
+
+def time_to_all_up(sampler: Sampler, calls: int) -> float:
+    """Seconds from the start of sampling until ≥ 98 % of the calls were active (NaN: never)."""
+    if not sampler.series:
+        return float("nan")
+    start = sampler.series[0].at
+    for sample in sampler.series:
+        if sample.calls_active is not None and sample.calls_active >= 0.98 * calls:
+            return sample.at - start
+    return float("nan")
+
+
+def split(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (1 if index < extra else 0) for index in range(parts) if base or index < extra]
+
+
+def measure(
+    calls: int, seconds: int, workdir: Path, pcap: Path, payload: bytes, ramp: float, procs: int
+) -> DepositResult:
+    run_dir = workdir / f"calls-{calls}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    scenario = run_dir / "deposit.xml"
+    scenario.write_text(
+        SCENARIO.format(
+            after_ack=AFTER_ACK_MS,
+            pound=DTMF_POUND_PCAP,
+            after_pound=AFTER_POUND_MS,
+            speech=pcap,
+            speech_ms=seconds * 1000 + TAIL_MS,
+        )
+    )
+    settings = ["--max-seconds", str(max(180, seconds + 60)), "--max-messages", "100000"]
+    with running_server(run_dir, mailbox_settings=settings) as server:
+        counts = split(calls, max(1, min(procs, calls)))
+        call_ms = AFTER_ACK_MS + AFTER_POUND_MS + seconds * 1000 + TAIL_MS
+        specs = [
+            SippSpec(
+                target_port=server.sip_port,
+                calls=count,
+                rate=max(1.0, count / ramp),
+                limit=count,
+                timeout=ramp * 4 + call_ms / 1000 + 60,
+                workdir=run_dir,
+                scenario=scenario,
+                name=f"sipp{index}",
+            )
+            for index, count in enumerate(counts)
+        ]
+        rss_before = server.usage().rss_bytes
+        window = Window(server.pid)
+        with Sampler(server.pid, http_port=server.http_port) as sampler:
+            window.start()
+            results = run_sipp(specs)
+            window.stop()
+        metrics = server.metrics()
+        messages = stored_messages(server)
+        durations = [m.get("duration_seconds") for m in messages]
+        stored = sum(float(d) for d in durations if isinstance(d, int | float))
+        found = frames_found(server, messages, payload)
+        ramp_seconds = time_to_all_up(sampler, calls)
+    return DepositResult(
+        calls=calls,
+        seconds=seconds,
+        sipp=results,
+        messages=len(messages),
+        stored_seconds=stored,
+        frames_found=found,
+        frames_sent=calls * (len(payload) // FRAME),
+        server_cpu=window.server_cpu,
+        wall=window.wall,
+        plateau=sampler.plateau(calls),
+        machine_busy=window.machine_busy,
+        rss_before=rss_before,
+        rss_peak=sampler.max_rss,
+        lateness_p50=metrics.get("afterbeep_media_tick_lateness_p50_seconds", float("nan")),
+        lateness_p99=metrics.get("afterbeep_media_tick_lateness_p99_seconds", float("nan")),
+        ticks=metrics.get("afterbeep_media_ticks_total", float("nan")),
+        ramp_seconds=ramp_seconds,
+    )
+
+
+def _ms(value: float) -> float | None:
+    return None if value != value else round(1000 * value, 1)
+
+
+def report(results: list[DepositResult], procs: int, ramp: float) -> str:
+    rows = [
+        [
+            r.calls,
+            len(r.sipp),
+            r.successful,
+            r.failed,
+            r.messages,
+            round(r.duration_percent, 2),
+            round(r.frames_percent, 2),
+            round(r.server_core_percent),
+            None if r.plateau_core_percent is None else round(r.plateau_core_percent),
+            round(1000 * r.server_cpu / r.calls, 1),
+            round((r.rss_peak - r.rss_before) / 2**20, 1),
+            round(r.rss_per_call / 1024, 1),
+            _ms(r.lateness_p99),
+            round(r.sipp_core_percent),
+            round(100 * r.machine_busy),
+            None if r.ramp_seconds != r.ramp_seconds else round(r.ramp_seconds, 1),
+        ]
+        for r in results
+    ]
+    headers = [
+        "calls", "SIPps", "ok", "failed", "msgs", "stored s %", "frames %", "srv %core",
+        "srv %core all up", "CPU ms/call", "RSS Δ MiB", "RSS KiB/call", "p99 late ms",
+        "SIPp %core", f"busy % of {CPU_COUNT}", "ramp s",
+    ]  # fmt: skip
+    seconds = results[0].seconds if results else 0
+    lines = [
+        f"afterbeep deposit: N concurrent callers, '#' to skip the greeting, {seconds} s of "
+        "PCMU speech each, then BYE",
+        machine_note(),
+        f"SIPp: up to {procs} process(es) per run, -l/-m = its share of N, -r = share / {ramp:g} s",
+        "",
+        table(headers, rows),
+        "",
+        "failed: calls not successful in SIPp (failed or unfinished). msgs: messages stored.",
+        "stored s %: sum of stored durations (messages list --json) / (N × seconds).",
+        "frames %: sent 20 ms frames found byte-exact in the stored WAVs / (N × frames per "
+        "message); a frame lost in the middle is stored as silence, so only this catches it.",
+        "srv %core: server CPU over the whole run (ramp, recording, teardown) as % of one "
+        "core; 'all up': only while ≥ 98 % of the N calls were active.",
+        "CPU ms/call: server CPU over the run / N. RSS Δ: peak VmRSS during the run − VmRSS "
+        "before; per call = Δ / N.",
+        "p99 late: /metrics afterbeep_media_tick_lateness_p99_seconds; outgoing media only "
+        "plays during the ramp here (greeting until '#', then the beep), so it reflects the "
+        "ramp.",
+        "SIPp %core: all SIPp processes' CPU (their pcap-playing threads included) over the run.",
+    ]
+    for r in results:
+        lines.extend(verdict(r))
+    return "\n".join(lines)
+
+
+def verdict(r: DepositResult) -> list[str]:
+    notes: list[str] = []
+    if r.machine_busy >= 0.9:
+        heavier = "SIPp" if r.sipp_cpu > r.server_cpu else "the server"
+        notes.append(
+            f"N={r.calls}: the machine was {100 * r.machine_busy:.0f} % busy (both cores); "
+            f"{heavier} used more CPU (SIPp {r.sipp_core_percent:.0f} %, server "
+            f"{r.server_core_percent:.0f} % of a core): the load generator competes with the "
+            "server for the 2 cores, so losses here are not the server's alone."
+        )
+    elif r.sipp_core_percent >= 90 * max(1, len(r.sipp)):
+        notes.append(f"N={r.calls}: SIPp was CPU-bound ({r.sipp_core_percent:.0f} % of a core).")
+    if (r.plateau_core_percent or 0) >= 90:
+        notes.append(
+            f"N={r.calls}: the server used ≥ 90 % of its one event-loop core with all calls up."
+        )
+    return notes
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", default="100,300,1000", help="comma-separated N values")
+    parser.add_argument("--seconds", type=int, default=30, help="message length (s)")
+    parser.add_argument(
+        "--ramp", type=float, default=4.0, help="seconds over which SIPp starts the N calls"
+    )
+    parser.add_argument(
+        "--sipp-procs",
+        type=int,
+        default=0,
+        help="SIPp processes to split the callers over (default: one per 250 callers)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    counts = [int(value) for value in args.calls.split(",") if value.strip()]
+    if not counts or any(not 1 <= n <= 2000 for n in counts):
+        parser.error("--calls values must be between 1 and 2000")
+    if not 1 <= args.seconds <= 600:
+        parser.error("--seconds must be between 1 and 600")
+    if not 0.1 <= args.ramp <= 60:
+        parser.error("--ramp must be between 0.1 and 60 s")
+    workdir = make_workdir("deposit")
+    results: list[DepositResult] = []
+    max_procs = 1
+    try:
+        pcap, payload = make_message(workdir, args.seconds)
+        for calls in counts:
+            procs = args.sipp_procs or max(1, math.ceil(calls / 250))
+            max_procs = max(max_procs, procs)
+            result = measure(calls, args.seconds, workdir, pcap, payload, args.ramp, procs)
+            results.append(result)
+            print(
+                f"  N={calls}: {result.successful}/{calls} ok, {result.messages} messages, "
+                f"frames {result.frames_percent:.2f} %, server "
+                f"{result.server_core_percent:.0f} % of a core",
+                flush=True,
+            )
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(report(results, max_procs, args.ramp))
+    if args.keep:
+        print(f"work folder kept: {workdir}")
+    print()
+    print("command:", invocation())
+
+
+if __name__ == "__main__":
+    main()
