@@ -505,7 +505,7 @@ def _hostport(option: str, value: str, default_port: int) -> tuple[str, int]:
     default="127.0.0.1:8080",
     show_default=True,
     metavar="HOST:PORT",
-    help="HTTP address: /healthz and /metrics (the web UI comes later).  [env: AFTERBEEP_HTTP_LISTEN]",
+    help="HTTP address for /healthz and /metrics.  [env: AFTERBEEP_HTTP_LISTEN]",
 )
 @click.option(
     "--external-address",

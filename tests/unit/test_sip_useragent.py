@@ -985,3 +985,15 @@ def test_name_addr_of_contact_used_as_target() -> None:
     session = h.call(sip("INVITE", contact='"Alice" <sip:alice@10.0.0.2:5062;ob>;expires=60'))
     assert session.remote_target == "sip:alice@10.0.0.2:5062;ob"
     assert NameAddr.parse(f"<{session.remote_target}>").sip_uri().params == {"ob": None}
+
+
+def test_bye_before_ack_waits_for_the_ack() -> None:
+    """RFC 3261 §15: no BYE on our side until the 2xx was ACKed (or timed out)."""
+    h = Harness()
+    session = h.answered()
+    h.ua.bye(session, h.now)
+    assert h.ua.outgoing() == []
+    out = h.send(ack(session), at=0.3)
+    assert [request_of(o).method for o in out] == ["BYE"]
+    assert h.events() == []
+    assert h.ua.active_sessions == 0

@@ -107,6 +107,7 @@ class Session:
     pending_reinvite: ServerRequest | None = None
     # The 2xx being retransmitted until its ACK arrives (§13.3.1.4): CSeq and cancel handle.
     _unacked: tuple[int, Any] | None = None
+    bye_pending: bool = False  # we hung up before the ACK: BYE goes out when it arrives
     app: Any = None  # for the TU: whatever it needs to find its call object
 
     @property
@@ -329,6 +330,11 @@ class UserAgent:
         if session.state is SessionState.INCOMING:
             self.reject(session, 480, now)
             return
+        if session.state is SessionState.ANSWERED and session._unacked is not None:
+            # §15: the callee MUST NOT send a BYE on a confirmed dialog until it has
+            # received an ACK for its 2xx or the server transaction timed out.
+            session.bye_pending = True
+            return
         self.request(session, "BYE", now)
         self._end(session)
 
@@ -475,6 +481,9 @@ class UserAgent:
         session._unacked = None
         if session.state is SessionState.ANSWERED:
             session.state = SessionState.CONFIRMED
+            if session.bye_pending:
+                self.bye(session, now)
+                return
             self._events.append(CallConfirmed(session))
 
     def _on_in_dialog(self, request: Request, source: Address, to_tag: str, now: float) -> None:
