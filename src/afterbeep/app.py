@@ -99,9 +99,12 @@ class Application:
             else:
                 self.sip.act(lambda now: self.ua.respond(event.handle, 488, now))
         elif isinstance(event, InDialogRequest):
-            # INFO and NOTIFY (transfer progress) are acknowledged; we act on neither yet.
-            method = event.handle.request.method
-            status = 200 if method in ("INFO", "NOTIFY", "UPDATE") else 501
+            request = event.handle.request
+            if call is not None and request.method == "INFO":
+                call.on_info(request)  # DTMF as SIP INFO (application/dtmf-relay)
+            # NOTIFY (transfer progress) and UPDATE are acknowledged; nothing more to do.
+            ok = request.method in ("INFO", "NOTIFY", "UPDATE")
+            status = 200 if ok else 501
             self.sip.act(lambda now: self.ua.respond(event.handle, status, now))
         elif isinstance(event, RequestCompleted):
             if call is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from afterbeep.domain import DiversionReason
-from afterbeep.sip.identity import called, caller, diversion
+from afterbeep.sip.identity import called, caller, diversion, info_digit
 from afterbeep.sip.message import Request, parse_message
 
 
@@ -190,3 +190,25 @@ def test_called_from_a_to_with_display_name_and_tag() -> None:
     assert called(req) == "+15551001"
     req.headers.set("To", "not a uri")
     assert called(req) == ""
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "digit"),
+    [
+        ("application/dtmf-relay", b"Signal=5\r\nDuration=160\r\n", "5"),
+        ("application/dtmf-relay", b"Signal= #\r\nDuration=100\r\n", "#"),
+        ("application/dtmf-relay", b"Signal=X\r\n", None),
+        ("application/dtmf", b"11", "#"),
+        ("application/dtmf", b"7", "7"),
+        ("text/plain", b"Signal=5", None),
+    ],
+)
+def test_info_dtmf(content_type: str, body: bytes, digit: str | None) -> None:
+    raw = (
+        "INFO sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKi\r\n"
+        "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1001@127.0.0.1>;tag=2\r\nCall-ID: c\r\n"
+        f"CSeq: 3 INFO\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    request = parse_message(raw)
+    assert isinstance(request, Request)
+    assert info_digit(request) == digit

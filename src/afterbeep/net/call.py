@@ -15,7 +15,7 @@ from afterbeep.net.media import MediaEngine, RtpStream
 from afterbeep.net.sip_transport import SipTransport
 from afterbeep.sip import identity
 from afterbeep.sip.errors import SipSyntaxError
-from afterbeep.sip.message import Response
+from afterbeep.sip.message import Request, Response
 from afterbeep.sip.sdp import AudioPlan, Media, SessionDescription, build_answer, negotiate
 from afterbeep.sip.useragent import ServerRequest, Session
 
@@ -222,6 +222,12 @@ class SipCall:
         self._sdp_version += 1
         sdp = self._answer_sdp(plan)
         self._sip.act(lambda now: now_respond(handle, 200, now, body=sdp))
+
+    def on_info(self, request: Request) -> None:
+        """DTMF sent as SIP INFO by PBXs that do not use RFC 4733 events."""
+        digit = identity.info_digit(request)
+        if digit is not None:
+            self._on_digit(digit)
 
     def on_request_completed(self, method: str, response: Response | None) -> None:
         future = self._requests.pop(method, None)

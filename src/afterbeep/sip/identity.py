@@ -109,3 +109,23 @@ def diversion(request: Request) -> tuple[str, DiversionReason] | None:
             reason = _CAUSES.get(cause.strip(), DiversionReason.UNKNOWN)
         return _user(first.uri.partition("?")[0]), reason
     return None
+
+
+_DTMF_KEYS = frozenset("0123456789*#ABCD")
+
+
+def info_digit(request: Request) -> str | None:
+    """The key in a SIP INFO DTMF body: ``application/dtmf-relay`` ("Signal=5") or
+    ``application/dtmf`` (just the key), as Cisco and Asterisk send them."""
+    content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    text = request.body.decode("ascii", "replace")
+    if content_type == "application/dtmf-relay":
+        for line in text.splitlines():
+            name, _, value = line.partition("=")
+            if name.strip().lower() == "signal":
+                key = value.strip().upper()
+                return key if key in _DTMF_KEYS else None
+    elif content_type == "application/dtmf":
+        key = text.strip().upper()
+        return {"10": "*", "11": "#"}.get(key, key) if key in _DTMF_KEYS | {"10", "11"} else None
+    return None
