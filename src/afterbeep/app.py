@@ -16,7 +16,7 @@ from afterbeep.net.http import HttpServer
 from afterbeep.net.media import MediaEngine
 from afterbeep.net.sip_transport import SipTransport
 from afterbeep.sip.errors import SipSyntaxError
-from afterbeep.sip.sdp import SessionDescription, negotiate
+from afterbeep.sip.sdp import AudioPlan, Media, SessionDescription, negotiate
 from afterbeep.sip.useragent import (
     CallCancelled,
     CallConfirmed,
@@ -90,35 +90,34 @@ class Application:
             self._incoming(event)
             return
         call: SipCall | None = event.session.app
-        if isinstance(event, CallEnded | CallCancelled):
-            if call is not None:
-                call.on_ended()
+        if isinstance(event, ReInvite | InDialogRequest) and call is None:
+            self.sip.act(lambda now: self.ua.respond(event.handle, 481, now))
+        elif call is None:
+            return
+        elif isinstance(event, CallEnded | CallCancelled):
+            call.on_ended()
+        elif isinstance(event, CallConfirmed):
+            call.on_confirmed()
         elif isinstance(event, ReInvite):
-            if call is not None:
-                call.on_reinvite(event.handle)
-            else:
-                self.sip.act(lambda now: self.ua.respond(event.handle, 488, now))
+            call.on_reinvite(event.handle)
+        elif isinstance(event, RequestCompleted):
+            call.on_request_completed(event.method, event.response)
         elif isinstance(event, InDialogRequest):
             request = event.handle.request
-            if call is not None and request.method == "INFO":
+            if request.method == "INFO":
                 call.on_info(request)  # DTMF as SIP INFO (application/dtmf-relay)
             # NOTIFY (transfer progress) and UPDATE are acknowledged; nothing more to do.
-            ok = request.method in ("INFO", "NOTIFY", "UPDATE")
-            status = 200 if ok else 501
+            status = 200 if request.method in ("INFO", "NOTIFY", "UPDATE") else 501
             self.sip.act(lambda now: self.ua.respond(event.handle, status, now))
-        elif isinstance(event, RequestCompleted):
-            if call is not None:
-                call.on_request_completed(event.method, event.response)
-        elif isinstance(event, CallConfirmed):
-            pass
 
     def _incoming(self, event: IncomingCall) -> None:
         session = event.session
         invite = session.invite
+        plan: AudioPlan | None = None
+        offered: list[Media] = []
         try:
-            if not invite.body:
-                raise SipSyntaxError("an INVITE without an SDP offer is not supported", 488)
-            plan, offered = negotiate(SessionDescription.parse(invite.body))
+            if invite.body:  # else a late offer: we offer in the 200, the ACK answers
+                plan, offered = negotiate(SessionDescription.parse(invite.body))
         except SipSyntaxError as exc:
             status, reason = exc.status, exc.reason
             log.info("call %s rejected: %s", session.call_id, reason)

@@ -16,7 +16,14 @@ from afterbeep.net.sip_transport import SipTransport
 from afterbeep.sip import identity
 from afterbeep.sip.errors import SipSyntaxError
 from afterbeep.sip.message import Request, Response
-from afterbeep.sip.sdp import AudioPlan, Media, SessionDescription, build_answer, negotiate
+from afterbeep.sip.sdp import (
+    AudioPlan,
+    Media,
+    SessionDescription,
+    build_answer,
+    build_offer,
+    negotiate,
+)
 from afterbeep.sip.useragent import ServerRequest, Session
 
 log = logging.getLogger(__name__)
@@ -46,7 +53,7 @@ class SipCall:
         transport: SipTransport,
         media: MediaEngine,
         session: Session,
-        plan: AudioPlan,
+        plan: AudioPlan | None,
         offered: list[Media],
         advertised_media_host: str | None,
     ) -> None:
@@ -57,7 +64,8 @@ class SipCall:
         self._offered = offered
         self._media_host = advertised_media_host or session.local_host
         self._info = call_info(session)
-        self._codec = Codec(plan.codec)
+        self._codec = Codec(plan.codec) if plan else Codec.PCMU  # late offer: set at ACK
+        self._confirmed: asyncio.Future[None] | None = None
         self._stream: RtpStream | None = None
         self._digits: list[str] = []
         self._wakeup: asyncio.Future[None] | None = None
@@ -86,12 +94,34 @@ class SipCall:
         stream = await self._media.open_stream()
         self._stream = stream
         stream.on_digit = self._on_digit
-        self._apply(self._plan)
         if self._gone:  # cancelled while the port was being opened
             self._release()
             raise CallGone
+        if self._plan is None:
+            await self._answer_late_offer(stream)
+            return
+        self._apply(self._plan)
         sdp = self._answer_sdp(self._plan)
         self._sip.act(lambda now: self._sip.ua.answer(self.session, sdp, now))
+
+    async def _answer_late_offer(self, stream: RtpStream) -> None:
+        """RFC 3264 §4 with an offerless INVITE: we offer in the 200, the ACK answers."""
+        offer = build_offer(
+            address=self._media_host, port=stream.port, session_id=self._session_id, version=1
+        )
+        self._confirmed = asyncio.get_running_loop().create_future()
+        self._sip.act(lambda now: self._sip.ua.answer(self.session, offer, now))
+        while not self._confirmed.done():
+            await self._wait(self._confirmed)
+            self._check()
+        try:
+            plan, offered = negotiate(SessionDescription.parse(self.session.ack_body))
+        except SipSyntaxError as exc:
+            log.info("call %s: unusable SDP answer in the ACK: %s", self._info.call_id, exc)
+            await self.hangup()
+            raise CallGone from exc
+        self._plan, self._offered, self._codec = plan, offered, Codec(plan.codec)
+        self._apply(plan)
 
     async def reject(self, status: int) -> None:
         if not self._gone:
@@ -197,6 +227,10 @@ class SipCall:
 
     # ---- events from the SIP core (called by the application) ------------------------------
 
+    def on_confirmed(self) -> None:
+        if self._confirmed is not None and not self._confirmed.done():
+            self._confirmed.set_result(None)
+
     def on_ended(self) -> None:
         self._gone = True
         self._wake()
@@ -205,7 +239,7 @@ class SipCall:
         """Answer a re-INVITE: hold, unhold, a new media address (RFC 3264 §8)."""
         request = handle.request
         now_respond = self._sip.ua.respond
-        if not request.body:
+        if not request.body and self._plan is not None:
             # An offerless re-INVITE: our answer is an offer of the current stream.
             sdp = self._answer_sdp(self._plan)
             self._sip.act(lambda now: now_respond(handle, 200, now, body=sdp))

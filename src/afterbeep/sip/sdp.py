@@ -239,3 +239,23 @@ def build_answer(
         lines.append("a=ptime:20")
         lines.append(f"a={plan.direction}")
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def build_offer(*, address: str, port: int, session_id: int, version: int) -> bytes:
+    """Our offer when the INVITE carried none (a "late offer"): G.711 and telephone-events."""
+    ip = "IP6" if ":" in address else "IP4"
+    lines = [
+        "v=0",
+        f"o=afterbeep {session_id} {version} IN {ip} {address}",
+        "s=afterbeep",
+        f"c=IN {ip} {address}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP 0 8 101",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-16",
+        "a=ptime:20",
+        "a=sendrecv",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()

@@ -108,6 +108,7 @@ class Session:
     # The 2xx being retransmitted until its ACK arrives (§13.3.1.4): CSeq and cancel handle.
     _unacked: tuple[int, Any] | None = None
     bye_pending: bool = False  # we hung up before the ACK: BYE goes out when it arrives
+    ack_body: bytes = b""  # the SDP answer when the INVITE had no offer (RFC 3264 §4)
     app: Any = None  # for the TU: whatever it needs to find its call object
 
     @property
@@ -479,6 +480,7 @@ class UserAgent:
             return
         timer.cancel()
         session._unacked = None
+        session.ack_body = request.body
         if session.state is SessionState.ANSWERED:
             session.state = SessionState.CONFIRMED
             if session.bye_pending:
