@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,27 +113,55 @@ def machine_busy_ticks() -> tuple[int, int]:
 @dataclass(frozen=True, slots=True)
 class Sample:
     at: float  # time.monotonic()
-    cpu_seconds: float
-    rss_bytes: int
+    cpu_seconds: float  # the server's
+    rss_bytes: int  # the server's
     calls_active: float | None  # from /metrics, when the sampler polls it
+    watched_cpu: float  # CPU seconds of the watched processes (SIPp), summed
+    machine: tuple[int, int]  # (busy, total) jiffies of all CPUs
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """CPU use between two samples (a span of a run)."""
+
+    seconds: float
+    calls_active: float
+    server_core_percent: float
+    watched_core_percent: float
+    machine_busy: float  # fraction of all CPUs, 0..1
+
+    @property
+    def other_core_percent(self) -> float:
+        """What neither the server nor the watched processes used: the kernel's loopback
+        path (softirq), the harness, anything else running."""
+        total = 100 * CPU_COUNT * self.machine_busy
+        return max(0.0, total - self.server_core_percent - self.watched_core_percent)
 
 
 @dataclass(slots=True)
 class Sampler:
-    """Samples the server's CPU and RSS (and, given ``http_port``, its active calls from
-    /metrics) in a thread while a run goes on."""
+    """Samples the server's CPU and RSS, the machine's load, the CPU of watched processes
+    (SIPp) and, given ``http_port``, the server's active calls from /metrics, in a thread
+    while a run goes on."""
 
     pid: int
     interval: float = 0.25
     http_port: int | None = None
     metrics_every: float = 1.0
     series: list[Sample] = field(default_factory=list)
+    _watched: dict[int, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     @property
     def max_rss(self) -> int:
         return max((sample.rss_bytes for sample in self.series), default=0)
+
+    def watch(self, pids: Sequence[int]) -> None:
+        with self._lock:
+            for pid in pids:
+                self._watched.setdefault(pid, 0.0)
 
     def __enter__(self) -> Sampler:
         self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
@@ -144,6 +172,13 @@ class Sampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+    def _watched_cpu(self) -> float:
+        with self._lock:
+            for pid in self._watched:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    self._watched[pid] = proc_usage(pid).cpu_seconds
+            return sum(self._watched.values())
 
     def _run(self) -> None:
         next_metrics = 0.0
@@ -156,21 +191,35 @@ class Sampler:
                     active = read_metrics(self.http_port, timeout=2).get("afterbeep_calls_active")
             with contextlib.suppress(OSError):
                 usage = proc_usage(self.pid)
-                self.series.append(Sample(now, usage.cpu_seconds, usage.rss_bytes, active))
+                sample = Sample(
+                    now, usage.cpu_seconds, usage.rss_bytes, active, self._watched_cpu(),
+                    machine_busy_ticks(),
+                )  # fmt: skip
+                self.series.append(sample)
             if self._stop.wait(self.interval):
                 return
 
-    def plateau(self, calls: int, fraction: float = 0.98) -> tuple[float, float] | None:
-        """(seconds, server CPU seconds) between the first and last samples that saw at
-        least ``fraction`` × ``calls`` calls active; None when there is no such span."""
-        full = [
-            s
-            for s in self.series
-            if s.calls_active is not None and s.calls_active >= fraction * calls
-        ]
-        if len(full) < 2:
+    def peak(self, fraction: float = 0.98) -> Phase | None:
+        """The span from the first to the last sample with at least ``fraction`` × the most
+        calls ever seen active; None when the calls were not polled or the span is empty."""
+        polled = [s for s in self.series if s.calls_active is not None]
+        if not polled:
             return None
-        return full[-1].at - full[0].at, full[-1].cpu_seconds - full[0].cpu_seconds
+        most = max(s.calls_active or 0.0 for s in polled)
+        full = [s for s in polled if (s.calls_active or 0.0) >= fraction * most]
+        if len(full) < 2 or full[-1].at - full[0].at <= 0:
+            return None
+        first, last = full[0], full[-1]
+        seconds = last.at - first.at
+        busy = last.machine[0] - first.machine[0]
+        total = max(1, last.machine[1] - first.machine[1])
+        return Phase(
+            seconds=seconds,
+            calls_active=most,
+            server_core_percent=100 * (last.cpu_seconds - first.cpu_seconds) / seconds,
+            watched_core_percent=100 * (last.watched_cpu - first.watched_cpu) / seconds,
+            machine_busy=busy / total,
+        )
 
 
 @dataclass(slots=True)
@@ -489,9 +538,11 @@ def _reap(run: _Running, deadline: float) -> None:
         time.sleep(0.05)
 
 
-def run_sipp(specs: Sequence[SippSpec]) -> list[SippResult]:
+def run_sipp(
+    specs: Sequence[SippSpec], on_start: Callable[[list[int]], None] | None = None
+) -> list[SippResult]:
     """Run SIPp UAC processes side by side until they all end; bounded by their -m/-timeout
-    and, as a last resort, killed 30 s after their timeout."""
+    and, as a last resort, killed 30 s after their timeout. ``on_start`` gets their pids."""
     running: list[_Running] = []
     used: list[int] = []
     try:
@@ -509,6 +560,8 @@ def run_sipp(specs: Sequence[SippSpec]) -> list[SippResult]:
                     cwd=spec.workdir,
                 )  # fmt: skip
             running.append(_Running(spec, process, command, time.monotonic(), screen))
+        if on_start is not None:
+            on_start([run.process.pid for run in running])
         for run in running:
             _reap(run, run.started + run.spec.timeout + 30)
     finally:
@@ -553,7 +606,7 @@ _PCAP_RECORD = struct.Struct("<IIII")
 
 
 def _ip_checksum(header: bytes) -> int:
-    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    total: int = sum(struct.unpack(f"!{len(header) // 2}H", header))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
     return ~total & 0xFFFF

@@ -7,7 +7,11 @@ in a few seconds; all N record at the same time. Afterwards the stored messages 
 (``afterbeep messages list --json`` for the durations, the WAV files for the content) and
 compared with what SIPp sent.
 
-    python -m bench.deposit [--calls 100,300,1000] [--seconds 30]
+    python -m bench.deposit [--calls 100,300,1000] [--seconds 30] [--media pcap|rtpstream]
+
+``--media pcap`` (the default) plays the message with SIPp's ``play_pcap_audio``: one thread
+per call, each pacing its own packets. ``--media rtpstream`` uses SIPp's ``rtp_stream`` (a
+few threads, each pacing many calls), which costs SIPp far less CPU; the '#' is a pcap in both.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from bench.common import (
     CPU_COUNT,
     DTMF_POUND_PCAP,
+    Phase,
     Sampler,
     Server,
     SippResult,
@@ -70,7 +75,7 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 0 101
+      m=audio [{media_port}] RTP/AVP 0 101
       a=rtpmap:0 PCMU/8000
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-16
@@ -96,7 +101,7 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   <pause milliseconds="{after_ack}"/>
   <nop><action><exec play_pcap_audio="{pound}"/></action></nop>
   <pause milliseconds="{after_pound}"/>
-  <nop><action><exec play_pcap_audio="{speech}"/></action></nop>
+  <nop><action><exec {speech_action}/></action></nop>
   <pause milliseconds="{speech_ms}"/>
   <send retrans="500">
     <![CDATA[
@@ -116,8 +121,9 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
-def make_message(workdir: Path, seconds: int) -> tuple[Path, bytes]:
-    """A pcap of ``seconds`` of non-silent speech (PCMU, PT 0) and its µ-law payload."""
+def make_message(workdir: Path, seconds: int) -> tuple[Path, Path, bytes]:
+    """``seconds`` of non-silent speech as a pcap (PCMU, PT 0) and as a raw µ-law file (for
+    SIPp's rtp_stream), and the µ-law bytes themselves."""
     speech = workdir / "speech.wav"
     subprocess.run(
         ["espeak-ng", "-v", "en-us", "-s", "155", "-w", str(speech), SPEECH_TEXT],
@@ -157,34 +163,32 @@ def make_message(workdir: Path, seconds: int) -> tuple[Path, bytes]:
     payload = mulaw.read_bytes()[: seconds * 8000]
     if len(payload) < seconds * 8000:
         raise RuntimeError(f"sox made {len(payload) / 8000:.1f} s of audio, not {seconds} s")
+    mulaw.write_bytes(payload)  # rtp_stream sends the whole file: exactly the frames wanted
     pcap = workdir / f"message-{seconds}s.pcap"
     write_rtp_pcap(pcap, payload, 0)
-    return pcap, payload
+    return pcap, mulaw, payload
 
 
 @dataclass(frozen=True, slots=True)
 class DepositResult:
     calls: int
     seconds: int
+    media: str
     sipp: list[SippResult]
     messages: int
     stored_seconds: float
     frames_found: int
-    frames_sent: int  # calls × packets per message: what each caller's pcap holds
+    frames_sent: int  # calls × packets per message: what each caller's stream holds
     server_cpu: float
+    sipp_cpu: float
     wall: float
-    plateau: tuple[float, float] | None  # (seconds, server CPU seconds) with all calls up
     machine_busy: float
+    peak: Phase | None
     rss_before: int
     rss_peak: int
     lateness_p50: float
     lateness_p99: float
-    ticks: float
     ramp_seconds: float
-
-    @property
-    def attempted(self) -> int:
-        return sum(r.attempted for r in self.sipp)
 
     @property
     def successful(self) -> int:
@@ -195,8 +199,13 @@ class DepositResult:
         return self.calls - self.successful
 
     @property
-    def sipp_cpu(self) -> float:
-        return sum(r.cpu_seconds for r in self.sipp)
+    def response_ms(self) -> float | None:
+        """Mean INVITE → 200 time over the SIPp processes, weighted by their calls."""
+        pairs = [(r.response_time_ms, r.successful) for r in self.sipp]
+        weight = sum(n for ms, n in pairs if ms is not None)
+        if not weight:
+            return None
+        return sum((ms or 0.0) * n for ms, n in pairs if ms is not None) / weight
 
     @property
     def duration_percent(self) -> float:
@@ -209,12 +218,6 @@ class DepositResult:
     @property
     def server_core_percent(self) -> float:
         return 100 * self.server_cpu / self.wall if self.wall else 0.0
-
-    @property
-    def plateau_core_percent(self) -> float | None:
-        if self.plateau is None or self.plateau[0] <= 0:
-            return None
-        return 100 * self.plateau[1] / self.plateau[0]
 
     @property
     def sipp_core_percent(self) -> float:
@@ -264,123 +267,181 @@ def split(total: int, parts: int) -> list[int]:
     return [base + (1 if index < extra else 0) for index in range(parts) if base or index < extra]
 
 
+def scenario_text(seconds: int, media: str, pcap: Path, raw: Path) -> str:
+    if media == "rtpstream":
+        action, port = f'rtp_stream="{raw},1,0"', "rtpstream_audio_port"
+    else:
+        action, port = f'play_pcap_audio="{pcap}"', "media_port"
+    return SCENARIO.format(
+        after_ack=AFTER_ACK_MS,
+        pound=DTMF_POUND_PCAP,
+        after_pound=AFTER_POUND_MS,
+        speech_action=action,
+        media_port=port,
+        speech_ms=seconds * 1000 + TAIL_MS,
+    )
+
+
 def measure(
-    calls: int, seconds: int, workdir: Path, pcap: Path, payload: bytes, ramp: float, procs: int
+    calls: int,
+    seconds: int,
+    media: str,
+    workdir: Path,
+    files: tuple[Path, Path, bytes],
+    ramp: float,
+    procs: int,
 ) -> DepositResult:
-    run_dir = workdir / f"calls-{calls}"
+    pcap, raw, payload = files
+    run_dir = workdir / f"calls-{calls}-{media}"
     run_dir.mkdir(parents=True, exist_ok=True)
     scenario = run_dir / "deposit.xml"
-    scenario.write_text(
-        SCENARIO.format(
-            after_ack=AFTER_ACK_MS,
-            pound=DTMF_POUND_PCAP,
-            after_pound=AFTER_POUND_MS,
-            speech=pcap,
-            speech_ms=seconds * 1000 + TAIL_MS,
-        )
-    )
+    scenario.write_text(scenario_text(seconds, media, pcap, raw))
     settings = ["--max-seconds", str(max(180, seconds + 60)), "--max-messages", "100000"]
     with running_server(run_dir, mailbox_settings=settings) as server:
-        counts = split(calls, max(1, min(procs, calls)))
-        call_ms = AFTER_ACK_MS + AFTER_POUND_MS + seconds * 1000 + TAIL_MS
+        call_seconds = (AFTER_ACK_MS + AFTER_POUND_MS + TAIL_MS) / 1000 + seconds
         specs = [
             SippSpec(
                 target_port=server.sip_port,
                 calls=count,
                 rate=max(1.0, count / ramp),
                 limit=count,
-                timeout=ramp * 4 + call_ms / 1000 + 60,
+                timeout=ramp * 4 + call_seconds + 60,
                 workdir=run_dir,
                 scenario=scenario,
                 name=f"sipp{index}",
             )
-            for index, count in enumerate(counts)
+            for index, count in enumerate(split(calls, max(1, min(procs, calls))))
         ]
         rss_before = server.usage().rss_bytes
         window = Window(server.pid)
         with Sampler(server.pid, http_port=server.http_port) as sampler:
             window.start()
-            results = run_sipp(specs)
+            results = run_sipp(specs, on_start=sampler.watch)
             window.stop()
         metrics = server.metrics()
         messages = stored_messages(server)
         durations = [m.get("duration_seconds") for m in messages]
         stored = sum(float(d) for d in durations if isinstance(d, int | float))
         found = frames_found(server, messages, payload)
-        ramp_seconds = time_to_all_up(sampler, calls)
     return DepositResult(
         calls=calls,
         seconds=seconds,
+        media=media,
         sipp=results,
         messages=len(messages),
         stored_seconds=stored,
         frames_found=found,
         frames_sent=calls * (len(payload) // FRAME),
         server_cpu=window.server_cpu,
+        sipp_cpu=sum(r.cpu_seconds for r in results),
         wall=window.wall,
-        plateau=sampler.plateau(calls),
         machine_busy=window.machine_busy,
+        peak=sampler.peak(),
         rss_before=rss_before,
         rss_peak=sampler.max_rss,
         lateness_p50=metrics.get("afterbeep_media_tick_lateness_p50_seconds", float("nan")),
         lateness_p99=metrics.get("afterbeep_media_tick_lateness_p99_seconds", float("nan")),
-        ticks=metrics.get("afterbeep_media_ticks_total", float("nan")),
-        ramp_seconds=ramp_seconds,
+        ramp_seconds=time_to_all_up(sampler, calls),
     )
 
 
-def _ms(value: float) -> float | None:
-    return None if value != value else round(1000 * value, 1)
+def _ms(value: float | None) -> float | None:
+    return None if value is None or value != value else round(1000 * value, 1)
 
 
-def report(results: list[DepositResult], procs: int, ramp: float) -> str:
-    rows = [
+def _round(value: float | None, digits: int = 0) -> float | int | None:
+    if value is None or value != value:
+        return None
+    return round(value, digits) if digits else round(value)
+
+
+def report(results: list[DepositResult], ramp: float) -> str:
+    outcome = [
         [
-            r.calls,
-            len(r.sipp),
-            r.successful,
-            r.failed,
-            r.messages,
-            round(r.duration_percent, 2),
-            round(r.frames_percent, 2),
-            round(r.server_core_percent),
-            None if r.plateau_core_percent is None else round(r.plateau_core_percent),
-            round(1000 * r.server_cpu / r.calls, 1),
-            round((r.rss_peak - r.rss_before) / 2**20, 1),
-            round(r.rss_per_call / 1024, 1),
-            _ms(r.lateness_p99),
-            round(r.sipp_core_percent),
-            round(100 * r.machine_busy),
-            None if r.ramp_seconds != r.ramp_seconds else round(r.ramp_seconds, 1),
+            r.calls, r.media, len(r.sipp), r.successful, r.failed, r.messages,
+            round(r.duration_percent, 2), round(r.frames_percent, 2),
+            _round(r.response_ms), _round(r.ramp_seconds, 1),
+            _ms(r.lateness_p50), _ms(r.lateness_p99),
         ]
         for r in results
-    ]
-    headers = [
-        "calls", "SIPps", "ok", "failed", "msgs", "stored s %", "frames %", "srv %core",
-        "srv %core all up", "CPU ms/call", "RSS Δ MiB", "RSS KiB/call", "p99 late ms",
-        "SIPp %core", f"busy % of {CPU_COUNT}", "ramp s",
+    ]  # fmt: skip
+    cost = [
+        [
+            r.calls, r.media,
+            round(r.server_core_percent), round(1000 * r.server_cpu / r.calls, 1),
+            round((r.rss_peak - r.rss_before) / 2**20, 1), round(r.rss_per_call / 1024, 1),
+            round(r.sipp_core_percent), round(100 * r.machine_busy),
+            *(
+                [
+                    round(r.peak.calls_active), round(r.peak.seconds),
+                    round(r.peak.server_core_percent), round(r.peak.watched_core_percent),
+                    round(r.peak.other_core_percent), round(100 * r.peak.machine_busy),
+                ]
+                if r.peak
+                else [None] * 6
+            ),
+        ]
+        for r in results
     ]  # fmt: skip
     seconds = results[0].seconds if results else 0
     lines = [
         f"afterbeep deposit: N concurrent callers, '#' to skip the greeting, {seconds} s of "
         "PCMU speech each, then BYE",
         machine_note(),
-        f"SIPp: up to {procs} process(es) per run, -l/-m = its share of N, -r = share / {ramp:g} s",
+        f"SIPp: callers split over the SIPp processes shown; -l/-m = each one's share of N, "
+        f"-r = share / {ramp:g} s",
         "",
-        table(headers, rows),
+        table(
+            [
+                "calls",
+                "media",
+                "SIPps",
+                "ok",
+                "failed",
+                "msgs",
+                "stored s %",
+                "frames %",
+                "INV→200 ms",
+                "all up s",
+                "p50 late ms",
+                "p99 late ms",
+            ],
+            outcome,
+        ),
+        "",
+        table(
+            [
+                "calls",
+                "media",
+                "srv %core",
+                "CPU ms/call",
+                "RSS Δ MiB",
+                "RSS KiB/call",
+                "SIPp %core",
+                f"busy % of {CPU_COUNT}",
+                "peak calls",
+                "peak s",
+                "srv %core@pk",
+                "SIPp %core@pk",
+                "other %core@pk",
+                f"busy %@pk of {CPU_COUNT}",
+            ],
+            cost,
+        ),
         "",
         "failed: calls not successful in SIPp (failed or unfinished). msgs: messages stored.",
         "stored s %: sum of stored durations (messages list --json) / (N × seconds).",
         "frames %: sent 20 ms frames found byte-exact in the stored WAVs / (N × frames per "
-        "message); a frame lost in the middle is stored as silence, so only this catches it.",
-        "srv %core: server CPU over the whole run (ramp, recording, teardown) as % of one "
-        "core; 'all up': only while ≥ 98 % of the N calls were active.",
-        "CPU ms/call: server CPU over the run / N. RSS Δ: peak VmRSS during the run − VmRSS "
-        "before; per call = Δ / N.",
-        "p99 late: /metrics afterbeep_media_tick_lateness_p99_seconds; outgoing media only "
-        "plays during the ramp here (greeting until '#', then the beep), so it reflects the "
-        "ramp.",
-        "SIPp %core: all SIPp processes' CPU (their pcap-playing threads included) over the run.",
+        "message); a frame lost mid-message is stored as silence (same duration), so only "
+        "this column sees it.",
+        "INV→200 ms: mean SIPp response time. all up s: from the first INVITE until ≥ 98 % of "
+        "N calls were active ('-': never).",
+        "p50/p99 late: /metrics media clock tick lateness (whole run); outgoing media only "
+        "plays during the ramp here (greeting until '#', then the beep). 64 ms is its top bucket.",
+        "srv %core: server CPU over the whole run as % of one core; CPU ms/call = that CPU / N. "
+        "RSS Δ: peak VmRSS during the run − VmRSS before; per call = Δ / N.",
+        "…@pk: the same over the peak span (from the first to the last moment with ≥ 98 % of "
+        "the most calls ever active); other = kernel loopback/softirq, this harness, the rest.",
     ]
     for r in results:
         lines.extend(verdict(r))
@@ -389,20 +450,31 @@ def report(results: list[DepositResult], procs: int, ramp: float) -> str:
 
 def verdict(r: DepositResult) -> list[str]:
     notes: list[str] = []
-    if r.machine_busy >= 0.9:
-        heavier = "SIPp" if r.sipp_cpu > r.server_cpu else "the server"
+    phase = r.peak
+    label = f"N={r.calls} ({r.media})"
+    if phase is not None and phase.machine_busy >= 0.9:
         notes.append(
-            f"N={r.calls}: the machine was {100 * r.machine_busy:.0f} % busy (both cores); "
-            f"{heavier} used more CPU (SIPp {r.sipp_core_percent:.0f} %, server "
-            f"{r.server_core_percent:.0f} % of a core): the load generator competes with the "
-            "server for the 2 cores, so losses here are not the server's alone."
+            f"{label}: at the peak the machine was {100 * phase.machine_busy:.0f} % busy "
+            f"(both cores): SIPp {phase.watched_core_percent:.0f} %, server "
+            f"{phase.server_core_percent:.0f} %, other {phase.other_core_percent:.0f} % of a "
+            "core. The load generator competes with the server for the 2 cores; losses here "
+            "are not the server's alone."
         )
-    elif r.sipp_core_percent >= 90 * max(1, len(r.sipp)):
-        notes.append(f"N={r.calls}: SIPp was CPU-bound ({r.sipp_core_percent:.0f} % of a core).")
-    if (r.plateau_core_percent or 0) >= 90:
+        if phase.watched_core_percent > phase.server_core_percent:
+            notes.append(f"{label}: SIPp used more CPU than the server: it is a bottleneck here.")
+    if phase is not None and phase.server_core_percent >= 90:
         notes.append(
-            f"N={r.calls}: the server used ≥ 90 % of its one event-loop core with all calls up."
+            f"{label}: the server's event loop was CPU-bound at the peak "
+            f"({phase.server_core_percent:.0f} % of its one core)."
         )
+    if phase is not None and phase.other_core_percent >= 25:
+        notes.append(
+            f"{label}: {phase.other_core_percent:.0f} % of a core went to neither the server "
+            "nor SIPp at the peak (kernel networking, other processes on the machine): "
+            "figures are noisier than usual."
+        )
+    if r.failed and (phase is None or phase.machine_busy < 0.9):
+        notes.append(f"{label}: {r.failed} calls failed without the machine being saturated.")
     return notes
 
 
@@ -410,6 +482,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", default="100,300,1000", help="comma-separated N values")
     parser.add_argument("--seconds", type=int, default=30, help="message length (s)")
+    parser.add_argument(
+        "--media",
+        default="pcap",
+        help="how SIPp sends the message: pcap, rtpstream, or both (comma-separated)",
+    )
     parser.add_argument(
         "--ramp", type=float, default=4.0, help="seconds over which SIPp starts the N calls"
     )
@@ -424,31 +501,35 @@ def main(argv: list[str] | None = None) -> None:
     counts = [int(value) for value in args.calls.split(",") if value.strip()]
     if not counts or any(not 1 <= n <= 2000 for n in counts):
         parser.error("--calls values must be between 1 and 2000")
+    medias = [value.strip() for value in args.media.split(",") if value.strip()]
+    if not medias or any(media not in ("pcap", "rtpstream") for media in medias):
+        parser.error("--media takes pcap and/or rtpstream")
     if not 1 <= args.seconds <= 600:
         parser.error("--seconds must be between 1 and 600")
     if not 0.1 <= args.ramp <= 60:
         parser.error("--ramp must be between 0.1 and 60 s")
+    if not 0 <= args.sipp_procs <= 16:
+        parser.error("--sipp-procs must be between 0 (automatic) and 16")
     workdir = make_workdir("deposit")
     results: list[DepositResult] = []
-    max_procs = 1
     try:
-        pcap, payload = make_message(workdir, args.seconds)
+        files = make_message(workdir, args.seconds)
         for calls in counts:
-            procs = args.sipp_procs or max(1, math.ceil(calls / 250))
-            max_procs = max(max_procs, procs)
-            result = measure(calls, args.seconds, workdir, pcap, payload, args.ramp, procs)
-            results.append(result)
-            print(
-                f"  N={calls}: {result.successful}/{calls} ok, {result.messages} messages, "
-                f"frames {result.frames_percent:.2f} %, server "
-                f"{result.server_core_percent:.0f} % of a core",
-                flush=True,
-            )
+            for media in medias:
+                procs = args.sipp_procs or max(1, math.ceil(calls / 250))
+                result = measure(calls, args.seconds, media, workdir, files, args.ramp, procs)
+                results.append(result)
+                print(
+                    f"  N={calls} {media}: {result.successful}/{calls} ok, "
+                    f"{result.messages} messages, frames {result.frames_percent:.2f} %, "
+                    f"server {result.server_core_percent:.0f} % of a core",
+                    flush=True,
+                )
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print()
-    print(report(results, max_procs, args.ramp))
+    print(report(results, args.ramp))
     if args.keep:
         print(f"work folder kept: {workdir}")
     print()

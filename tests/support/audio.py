@@ -8,6 +8,7 @@ with the code under test.
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import tempfile
 import wave
@@ -133,6 +134,84 @@ def make_rtp_pcap(wav_path: Path, pcap_path: Path, codec: str = "PCMU") -> int:
     pcap_path = Path(pcap_path)
     pcap_path.parent.mkdir(parents=True, exist_ok=True)
     return write_rtp_pcap(pcap_path, payload, PAYLOAD_TYPES[name])
+
+
+DTMF_EVENTS = {str(digit): digit for digit in range(10)} | {"*": 10, "#": 11}
+DTMF_EVENTS |= {"A": 12, "B": 13, "C": 14, "D": 15}
+
+
+def make_dtmf_pcap(
+    pcap_path: Path,
+    digits: str = "#",
+    *,
+    payload_type: int = 101,
+    ssrc: int = 0x5EED4733,
+    first_seq: int = 3000,
+    first_timestamp: int = 480000,
+    duration_ms: int = 160,
+    gap_ms: int = 100,
+    volume: int = 10,
+) -> float:
+    """Write RFC 4733 telephone-event packets for ``digits`` as a SIPp capture.
+
+    Like sip-tester's ``dtmf_2833_*.pcap`` (an update every 20 ms, marker on the first packet,
+    the end packet sent three times), but with the SSRC, sequence numbers and timestamps given
+    here, so that a second '#' in a call is not mistaken for a replay of the first. Returns the
+    capture's length in seconds.
+    """
+    records: list[tuple[int, bytes]] = []  # (microseconds, RTP packet)
+    seq, timestamp, now_us = first_seq, first_timestamp, 0
+    step = SAMPLE_RATE // 50  # 160 timestamp units per 20 ms update
+    for digit in digits:
+        event = DTMF_EVENTS[digit.upper()]
+        updates = max(1, duration_ms // 20)
+        for index in range(updates):
+            end = index == updates - 1
+            duration = (index + 1) * step
+            payload = struct.pack("!BBH", event, (0x80 if end else 0) | volume, duration)
+            repeats = 3 if end else 1
+            for _ in range(repeats):
+                marker = 0x80 if index == 0 else 0
+                header = struct.pack(
+                    "!BBHII", 0x80, marker | payload_type, seq & 0xFFFF, timestamp, ssrc
+                )
+                records.append((now_us, header + payload))
+            seq += 1
+            now_us += 20_000
+        timestamp += (updates + gap_ms // 20) * step
+        now_us += gap_ms * 1000
+    _write_udp_pcap(Path(pcap_path), records)
+    return (records[-1][0] + 20_000) / 1e6 if records else 0.0
+
+
+def _write_udp_pcap(path: Path, records: list[tuple[int, bytes]]) -> None:
+    """Classic pcap, Ethernet/IPv4/UDP 127.0.0.1:6000 -> 6002 (SIPp rewrites the addresses)."""
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for count, (usec, data) in enumerate(records):
+        udp = struct.pack("!HHHH", 6000, 6002, 8 + len(data), 0) + data
+        ip = bytearray(
+            struct.pack(
+                "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), count & 0xFFFF, 0, 64, 17, 0,
+                bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]),
+            )
+        )  # fmt: skip
+        total = sum(struct.unpack("!10H", bytes(ip)))
+        total = (total >> 16) + (total & 0xFFFF)
+        total += total >> 16
+        ip[10:12] = struct.pack("!H", ~total & 0xFFFF)
+        frame = b"\x00" * 12 + b"\x08\x00" + bytes(ip) + udp
+        out += struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(frame), len(frame))
+        out += frame
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(out))
+
+
+def make_silence_pcap(pcap_path: Path, seconds: float, codec: str = "PCMU") -> int:
+    """G.711 silence as a SIPp capture; returns the packet count."""
+    name = _codec(codec)
+    frames = max(1, round(seconds * 50))
+    payload = bytes([SILENCE_BYTES[name]]) * (frames * FRAME_SAMPLES)
+    return write_rtp_pcap(Path(pcap_path), payload, PAYLOAD_TYPES[name])
 
 
 def read_wav_any(path: Path) -> tuple[npt.NDArray[np.float64], int]:
