@@ -102,12 +102,13 @@ def proc_usage(pid: int) -> ProcUsage:
     return ProcUsage(cpu, rss, hwm, threads)
 
 
-def machine_busy_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs from /proc/stat."""
+def machine_busy_ticks() -> tuple[int, int, int]:
+    """(busy, total, irq) jiffies of all CPUs from /proc/stat; irq = hard + soft interrupts
+    (on loopback, mostly the kernel delivering the UDP packets), not charged to processes."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])  # guest time is already in user
-    return total - idle, total
+    return total - idle, total, values[5] + values[6]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ class Sample:
     rss_bytes: int  # the server's
     calls_active: float | None  # from /metrics, when the sampler polls it
     watched_cpu: float  # CPU seconds of the watched processes (SIPp), summed
-    machine: tuple[int, int]  # (busy, total) jiffies of all CPUs
+    machine: tuple[int, int, int]  # (busy, total, irq) jiffies of all CPUs
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +130,19 @@ class Phase:
     server_core_percent: float
     watched_core_percent: float
     machine_busy: float  # fraction of all CPUs, 0..1
+    machine_irq: float  # fraction of all CPUs in (soft) interrupts, 0..1
+
+    @property
+    def irq_core_percent(self) -> float:
+        return 100 * CPU_COUNT * self.machine_irq
 
     @property
     def other_core_percent(self) -> float:
-        """What neither the server nor the watched processes used: the kernel's loopback
-        path (softirq), the harness, anything else running."""
+        """What neither the server, the watched processes nor interrupts used: the harness,
+        other processes on the machine, kernel threads."""
         total = 100 * CPU_COUNT * self.machine_busy
-        return max(0.0, total - self.server_core_percent - self.watched_core_percent)
+        used = self.server_core_percent + self.watched_core_percent + self.irq_core_percent
+        return max(0.0, total - used)
 
 
 @dataclass(slots=True)
@@ -219,6 +226,7 @@ class Sampler:
             server_core_percent=100 * (last.cpu_seconds - first.cpu_seconds) / seconds,
             watched_core_percent=100 * (last.watched_cpu - first.watched_cpu) / seconds,
             machine_busy=busy / total,
+            machine_irq=(last.machine[2] - first.machine[2]) / total,
         )
 
 
@@ -230,9 +238,10 @@ class Window:
     wall: float = 0.0
     server_cpu: float = 0.0
     machine_busy: float = 0.0  # fraction of all CPUs busy, 0..1
+    machine_irq: float = 0.0  # fraction of all CPUs in (soft) interrupts, 0..1
     _t0: float = 0.0
     _cpu0: float = 0.0
-    _busy0: tuple[int, int] = (0, 0)
+    _busy0: tuple[int, int, int] = (0, 0, 0)
 
     def start(self) -> None:
         self._t0 = time.monotonic()
@@ -242,8 +251,9 @@ class Window:
     def stop(self) -> None:
         self.wall = time.monotonic() - self._t0
         self.server_cpu = proc_usage(self.pid).cpu_seconds - self._cpu0
-        busy, total = machine_busy_ticks()
+        busy, total, irq = machine_busy_ticks()
         self.machine_busy = (busy - self._busy0[0]) / max(1, total - self._busy0[1])
+        self.machine_irq = (irq - self._busy0[2]) / max(1, total - self._busy0[1])
 
     @property
     def server_core_percent(self) -> float:

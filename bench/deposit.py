@@ -183,6 +183,7 @@ class DepositResult:
     sipp_cpu: float
     wall: float
     machine_busy: float
+    machine_irq: float
     peak: Phase | None
     rss_before: int
     rss_peak: int
@@ -336,6 +337,7 @@ def measure(
         sipp_cpu=sum(r.cpu_seconds for r in results),
         wall=window.wall,
         machine_busy=window.machine_busy,
+        machine_irq=window.machine_irq,
         peak=sampler.peak(),
         rss_before=rss_before,
         rss_peak=sampler.max_rss,
@@ -375,10 +377,11 @@ def report(results: list[DepositResult], ramp: float) -> str:
                 [
                     round(r.peak.calls_active), round(r.peak.seconds),
                     round(r.peak.server_core_percent), round(r.peak.watched_core_percent),
-                    round(r.peak.other_core_percent), round(100 * r.peak.machine_busy),
+                    round(r.peak.irq_core_percent), round(r.peak.other_core_percent),
+                    round(100 * r.peak.machine_busy),
                 ]
                 if r.peak
-                else [None] * 6
+                else [None] * 7
             ),
         ]
         for r in results
@@ -423,6 +426,7 @@ def report(results: list[DepositResult], ramp: float) -> str:
                 "peak s",
                 "srv %core@pk",
                 "SIPp %core@pk",
+                "irq %core@pk",
                 "other %core@pk",
                 f"busy %@pk of {CPU_COUNT}",
             ],
@@ -441,7 +445,8 @@ def report(results: list[DepositResult], ramp: float) -> str:
         "srv %core: server CPU over the whole run as % of one core; CPU ms/call = that CPU / N. "
         "RSS Δ: peak VmRSS during the run − VmRSS before; per call = Δ / N.",
         "…@pk: the same over the peak span (from the first to the last moment with ≥ 98 % of "
-        "the most calls ever active); other = kernel loopback/softirq, this harness, the rest.",
+        "the most calls ever active); irq = (soft) interrupts, mostly the kernel moving the "
+        "loopback RTP; other = the rest (this harness, other processes on the machine).",
     ]
     for r in results:
         lines.extend(verdict(r))
@@ -456,9 +461,9 @@ def verdict(r: DepositResult) -> list[str]:
         notes.append(
             f"{label}: at the peak the machine was {100 * phase.machine_busy:.0f} % busy "
             f"(both cores): SIPp {phase.watched_core_percent:.0f} %, server "
-            f"{phase.server_core_percent:.0f} %, other {phase.other_core_percent:.0f} % of a "
-            "core. The load generator competes with the server for the 2 cores; losses here "
-            "are not the server's alone."
+            f"{phase.server_core_percent:.0f} %, interrupts {phase.irq_core_percent:.0f} %, "
+            f"other {phase.other_core_percent:.0f} % of a core. The load generator competes "
+            "with the server for the 2 cores; losses here are not the server's alone."
         )
         if phase.watched_core_percent > phase.server_core_percent:
             notes.append(f"{label}: SIPp used more CPU than the server: it is a bottleneck here.")
@@ -469,9 +474,9 @@ def verdict(r: DepositResult) -> list[str]:
         )
     if phase is not None and phase.other_core_percent >= 25:
         notes.append(
-            f"{label}: {phase.other_core_percent:.0f} % of a core went to neither the server "
-            "nor SIPp at the peak (kernel networking, other processes on the machine): "
-            "figures are noisier than usual."
+            f"{label}: {phase.other_core_percent:.0f} % of a core went to neither the server, "
+            "SIPp nor interrupts at the peak (other processes on the machine): figures are "
+            "noisier than usual."
         )
     if r.failed and (phase is None or phase.machine_busy < 0.9):
         notes.append(f"{label}: {r.failed} calls failed without the machine being saturated.")
