@@ -11,6 +11,7 @@ import time
 from afterbeep.config import Settings
 from afterbeep.flows.deposit import Deposit, DepositOptions
 from afterbeep.flows.prompts import Prompts
+from afterbeep.net.addresses import is_ip, route_address
 from afterbeep.net.call import SipCall
 from afterbeep.net.http import HttpServer
 from afterbeep.net.media import MediaEngine
@@ -123,7 +124,12 @@ class Application:
             log.info("call %s rejected: %s", session.call_id, reason)
             self.sip.act(lambda now: self.ua.reject(session, status, now, reason))
             return
-        call = SipCall(self.sip, self.media, session, plan, offered, self.settings.external_address)
+        # The SDP carries an IP address: the configured one, else how the caller reached us
+        # (the Request-URI host), else the local address that routes to the caller.
+        media_host = self.ua.advertised_host or session.local_host
+        if not is_ip(media_host):
+            media_host = route_address(session.source.host)
+        call = SipCall(self.sip, self.media, session, plan, offered, media_host)
         session.app = call
         self.calls_total += 1
         key = id(call)

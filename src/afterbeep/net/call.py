@@ -55,14 +55,14 @@ class SipCall:
         session: Session,
         plan: AudioPlan | None,
         offered: list[Media],
-        advertised_media_host: str | None,
+        media_host: str,
     ) -> None:
         self._sip = transport
         self._media = media
         self.session = session
         self._plan = plan
         self._offered = offered
-        self._media_host = advertised_media_host or session.local_host
+        self._media_host = media_host  # the address our SDP offers for RTP
         self._info = call_info(session)
         self._codec = Codec(plan.codec) if plan else Codec.PCMU  # late offer: set at ACK
         self._confirmed: asyncio.Future[None] | None = None

@@ -7,24 +7,16 @@ loop's time), send what it produced, hand its events to the application.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Any, cast
 
+from afterbeep.net.addresses import is_ip
 from afterbeep.sip.errors import SipSyntaxError
 from afterbeep.sip.message import StreamFramer
 from afterbeep.sip.useragent import Address, Event, UserAgent
 
 log = logging.getLogger(__name__)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class SipTransport:
@@ -98,7 +90,7 @@ class SipTransport:
     # ---- sending ---------------------------------------------------------------------------
 
     def _send(self, data: bytes, destination: Address) -> None:
-        if not _is_ip(destination.host):
+        if not is_ip(destination.host):
             self._loop.create_task(self._resolve_and_send(data, destination))
             return
         key = (destination.host, destination.port)
