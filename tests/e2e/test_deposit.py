@@ -208,3 +208,12 @@ def _silence_wav(seconds: float) -> bytes:
     from afterbeep.media.wav import encode_wav
 
     return encode_wav(None, np.zeros(int(seconds * 8000), dtype=np.int16))
+
+
+def test_zero_during_the_greeting_transfers_to_the_operator(
+    server_factory: ServerFactory, sipp: Sipp
+) -> None:
+    server = server_factory(extra_args=["--operator-uri", "sip:operator@127.0.0.1"])
+    server.add_mailbox("1001", "Alice")
+    sipp("operator", server.sip_address, service="1001").assert_ok(server)
+    assert server.messages("1001") == []
