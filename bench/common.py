@@ -32,7 +32,6 @@ VENV_BIN = REPO / ".venv" / "bin"
 AFTERBEEP = VENV_BIN / "afterbeep"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CPU_COUNT = os.cpu_count() or 1
 DTMF_POUND_PCAP = Path("/usr/share/sip-tester/dtmf_2833_pound.pcap")
 
@@ -66,13 +65,6 @@ def free_port(*, tcp: bool = False, span: int = 1, exclude: Sequence[int] = ()) 
     raise OSError("no free port for the benchmark")
 
 
-def free_ephemeral_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 # ---- /proc -----------------------------------------------------------------------------------
 
 
@@ -102,13 +94,48 @@ def proc_usage(pid: int) -> ProcUsage:
     return ProcUsage(cpu, rss, hwm, threads)
 
 
-def machine_busy_ticks() -> tuple[int, int, int]:
-    """(busy, total, irq) jiffies of all CPUs from /proc/stat; irq = hard + soft interrupts
-    (on loopback, mostly the kernel delivering the UDP packets), not charged to processes."""
+def socket_inodes(pid: int) -> set[int]:
+    """Inodes of the sockets process ``pid`` has open."""
+    inodes: set[int] = set()
+    fd_dir = f"/proc/{pid}/fd"
+    for name in os.listdir(fd_dir):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"{fd_dir}/{name}")
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def udp_drops(pid: int) -> dict[int, tuple[int, int]]:
+    """{inode: (local port, datagrams dropped)} for the UDP sockets of process ``pid``
+    (/proc/net/udp's drops column: datagrams the kernel threw away, e.g. a full buffer)."""
+    mine = socket_inodes(pid)
+    found: dict[int, tuple[int, int]] = {}
+    for line in Path(f"/proc/{pid}/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 13:
+            continue
+        inode = int(fields[9])
+        if inode in mine:
+            found[inode] = (int(fields[1].rsplit(":", 1)[1], 16), int(fields[12]))
+    return found
+
+
+def machine_idle_seconds() -> float:
+    """Idle (+ iowait) time of all CPUs together, from /proc/stat.
+
+    Only the idle column is exact (the kernel measures it when a CPU goes to sleep); user and
+    system are sampled at timer ticks and miss the short timer-driven bursts of a media
+    workload, so busy = 1 − idle / (elapsed × CPUs) is used, never the busy columns."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    total = sum(values[:8])  # guest time is already in user
-    return total - idle, total, values[5] + values[6]
+    return (values[3] + values[4]) / CLK_TCK
+
+
+def busy_fraction(idle_before: float, idle_after: float, seconds: float) -> float:
+    """Share of all CPUs that were busy (0..1) between two ``machine_idle_seconds()``."""
+    if seconds <= 0:
+        return 0.0
+    return min(1.0, max(0.0, 1.0 - (idle_after - idle_before) / (seconds * CPU_COUNT)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +145,7 @@ class Sample:
     rss_bytes: int  # the server's
     calls_active: float | None  # from /metrics, when the sampler polls it
     watched_cpu: float  # CPU seconds of the watched processes (SIPp), summed
-    machine: tuple[int, int, int]  # (busy, total, irq) jiffies of all CPUs
+    machine_idle: float  # machine_idle_seconds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +157,14 @@ class Phase:
     server_core_percent: float
     watched_core_percent: float
     machine_busy: float  # fraction of all CPUs, 0..1
-    machine_irq: float  # fraction of all CPUs in (soft) interrupts, 0..1
-
-    @property
-    def irq_core_percent(self) -> float:
-        return 100 * CPU_COUNT * self.machine_irq
 
     @property
     def other_core_percent(self) -> float:
-        """What neither the server, the watched processes nor interrupts used: the harness,
-        other processes on the machine, kernel threads."""
+        """What neither the server nor the watched processes used: kernel threads, the
+        harness, other processes on the machine. (Interrupt time is not subtracted: with
+        tick-based accounting it is also charged to the process it interrupted.)"""
         total = 100 * CPU_COUNT * self.machine_busy
-        used = self.server_core_percent + self.watched_core_percent + self.irq_core_percent
+        used = self.server_core_percent + self.watched_core_percent
         return max(0.0, total - used)
 
 
@@ -155,7 +178,9 @@ class Sampler:
     interval: float = 0.25
     http_port: int | None = None
     metrics_every: float = 1.0
+    track_udp: bool = False  # also follow the server's UDP drops (each metrics_every)
     series: list[Sample] = field(default_factory=list)
+    _udp: dict[int, tuple[int, int]] = field(default_factory=dict)
     _watched: dict[int, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -164,6 +189,13 @@ class Sampler:
     @property
     def max_rss(self) -> int:
         return max((sample.rss_bytes for sample in self.series), default=0)
+
+    def udp_drops(self, port: int) -> tuple[int, int]:
+        """(drops on the socket bound to ``port``, drops on all the others) seen so far: a
+        lower bound, as a socket closed between two samples loses its last drops."""
+        on_port = sum(drops for local, drops in self._udp.values() if local == port)
+        others = sum(drops for local, drops in self._udp.values() if local != port)
+        return on_port, others
 
     def watch(self, pids: Sequence[int]) -> None:
         with self._lock:
@@ -192,15 +224,20 @@ class Sampler:
         while True:
             now = time.monotonic()
             active: float | None = None
-            if self.http_port is not None and now >= next_metrics:
+            if now >= next_metrics:
                 next_metrics = now + self.metrics_every
-                with contextlib.suppress(OSError):
-                    active = read_metrics(self.http_port, timeout=2).get("afterbeep_calls_active")
+                if self.http_port is not None:
+                    with contextlib.suppress(OSError):
+                        metrics = read_metrics(self.http_port, timeout=2)
+                        active = metrics.get("afterbeep_calls_active")
+                if self.track_udp:
+                    with contextlib.suppress(OSError, ValueError):
+                        self._udp.update(udp_drops(self.pid))
             with contextlib.suppress(OSError):
                 usage = proc_usage(self.pid)
                 sample = Sample(
                     now, usage.cpu_seconds, usage.rss_bytes, active, self._watched_cpu(),
-                    machine_busy_ticks(),
+                    machine_idle_seconds(),
                 )  # fmt: skip
                 self.series.append(sample)
             if self._stop.wait(self.interval):
@@ -214,20 +251,33 @@ class Sampler:
             return None
         most = max(s.calls_active or 0.0 for s in polled)
         full = [s for s in polled if (s.calls_active or 0.0) >= fraction * most]
-        if len(full) < 2 or full[-1].at - full[0].at <= 0:
+        if len(full) < 2:
             return None
-        first, last = full[0], full[-1]
-        seconds = last.at - first.at
-        busy = last.machine[0] - first.machine[0]
-        total = max(1, last.machine[1] - first.machine[1])
-        return Phase(
-            seconds=seconds,
-            calls_active=most,
-            server_core_percent=100 * (last.cpu_seconds - first.cpu_seconds) / seconds,
-            watched_core_percent=100 * (last.watched_cpu - first.watched_cpu) / seconds,
-            machine_busy=busy / total,
-            machine_irq=(last.machine[2] - first.machine[2]) / total,
-        )
+        return _phase(full[0], full[-1], most)
+
+    def active(self) -> Phase | None:
+        """From the first sample until the calls were all gone again (the first poll with
+        none active after the most were): the run without the tail of a lingering SIPp."""
+        polled = [s for s in self.series if s.calls_active is not None]
+        if len(self.series) < 2 or not polled:
+            return None
+        most = max(s.calls_active or 0.0 for s in polled)
+        top = next(s for s in polled if s.calls_active == most)
+        end = next((s for s in polled if s.at > top.at and not s.calls_active), self.series[-1])
+        return _phase(self.series[0], end, most)
+
+
+def _phase(first: Sample, last: Sample, calls: float) -> Phase | None:
+    seconds = last.at - first.at
+    if seconds <= 0:
+        return None
+    return Phase(
+        seconds=seconds,
+        calls_active=calls,
+        server_core_percent=100 * (last.cpu_seconds - first.cpu_seconds) / seconds,
+        watched_core_percent=100 * (last.watched_cpu - first.watched_cpu) / seconds,
+        machine_busy=busy_fraction(first.machine_idle, last.machine_idle, seconds),
+    )
 
 
 @dataclass(slots=True)
@@ -238,22 +288,19 @@ class Window:
     wall: float = 0.0
     server_cpu: float = 0.0
     machine_busy: float = 0.0  # fraction of all CPUs busy, 0..1
-    machine_irq: float = 0.0  # fraction of all CPUs in (soft) interrupts, 0..1
     _t0: float = 0.0
     _cpu0: float = 0.0
-    _busy0: tuple[int, int, int] = (0, 0, 0)
+    _idle0: float = 0.0
 
     def start(self) -> None:
         self._t0 = time.monotonic()
         self._cpu0 = proc_usage(self.pid).cpu_seconds
-        self._busy0 = machine_busy_ticks()
+        self._idle0 = machine_idle_seconds()
 
     def stop(self) -> None:
         self.wall = time.monotonic() - self._t0
         self.server_cpu = proc_usage(self.pid).cpu_seconds - self._cpu0
-        busy, total, irq = machine_busy_ticks()
-        self.machine_busy = (busy - self._busy0[0]) / max(1, total - self._busy0[1])
-        self.machine_irq = (irq - self._busy0[2]) / max(1, total - self._busy0[1])
+        self.machine_busy = busy_fraction(self._idle0, machine_idle_seconds(), self.wall)
 
     @property
     def server_core_percent(self) -> float:
@@ -470,7 +517,7 @@ def sipp_command(spec: SippSpec, sip_port: int, media_port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _count(stats: dict[str, str], key: str) -> int:
+def stat_count(stats: dict[str, str], key: str) -> int:
     value = stats.get(key, "").strip()
     return int(value) if value.isdigit() else 0
 
@@ -544,7 +591,9 @@ def _reap(run: _Running, deadline: float) -> None:
             return
         if time.monotonic() > deadline:
             with contextlib.suppress(ProcessLookupError):
-                run.process.send_signal(signal.SIGINT if time.monotonic() < deadline + 5 else 9)
+                run.process.send_signal(
+                    signal.SIGINT if time.monotonic() < deadline + 5 else signal.SIGKILL
+                )
         time.sleep(0.05)
 
 
@@ -589,16 +638,16 @@ def _result(run: _Running) -> SippResult:
     stats = parse_stat_csv(stat_path) if stat_path.exists() else {}
     if not stats.get("SuccessfulCall(C)"):
         stats.update(parse_screen(run.screen.read_text(errors="replace")))
-    attempted = _count(stats, "OutgoingCall(C)")
-    successful = _count(stats, "SuccessfulCall(C)")
-    failed = _count(stats, "FailedCall(C)")
+    attempted = stat_count(stats, "OutgoingCall(C)")
+    successful = stat_count(stats, "SuccessfulCall(C)")
+    failed = stat_count(stats, "FailedCall(C)")
     rtd = stats.get("ResponseTime1(C)", "")
     return SippResult(
         attempted=attempted,
         successful=successful,
         failed=failed,
         unfinished=max(0, attempted - successful - failed),
-        retransmissions=_count(stats, "Retransmissions(C)"),
+        retransmissions=stat_count(stats, "Retransmissions(C)"),
         elapsed=_elapsed(stats),
         wall=run.wall,
         cpu_seconds=run.cpu,

@@ -183,13 +183,15 @@ class DepositResult:
     sipp_cpu: float
     wall: float
     machine_busy: float
-    machine_irq: float
+    active: Phase | None  # the run until the calls were gone (without a lingering SIPp's tail)
     peak: Phase | None
     rss_before: int
     rss_peak: int
     lateness_p50: float
     lateness_p99: float
     ramp_seconds: float
+    sip_drops: int
+    rtp_drops: int
 
     @property
     def successful(self) -> int:
@@ -315,7 +317,7 @@ def measure(
         ]
         rss_before = server.usage().rss_bytes
         window = Window(server.pid)
-        with Sampler(server.pid, http_port=server.http_port) as sampler:
+        with Sampler(server.pid, http_port=server.http_port, track_udp=True) as sampler:
             window.start()
             results = run_sipp(specs, on_start=sampler.watch)
             window.stop()
@@ -324,6 +326,7 @@ def measure(
         durations = [m.get("duration_seconds") for m in messages]
         stored = sum(float(d) for d in durations if isinstance(d, int | float))
         found = frames_found(server, messages, payload)
+        sip_drops, rtp_drops = sampler.udp_drops(server.sip_port)
     return DepositResult(
         calls=calls,
         seconds=seconds,
@@ -337,13 +340,15 @@ def measure(
         sipp_cpu=sum(r.cpu_seconds for r in results),
         wall=window.wall,
         machine_busy=window.machine_busy,
-        machine_irq=window.machine_irq,
+        active=sampler.active(),
         peak=sampler.peak(),
         rss_before=rss_before,
         rss_peak=sampler.max_rss,
         lateness_p50=metrics.get("afterbeep_media_tick_lateness_p50_seconds", float("nan")),
         lateness_p99=metrics.get("afterbeep_media_tick_lateness_p99_seconds", float("nan")),
         ramp_seconds=time_to_all_up(sampler, calls),
+        sip_drops=sip_drops,
+        rtp_drops=rtp_drops,
     )
 
 
@@ -357,32 +362,36 @@ def _round(value: float | None, digits: int = 0) -> float | int | None:
     return round(value, digits) if digits else round(value)
 
 
+def _phase_cells(phase: Phase | None, *, with_calls: bool) -> list[object]:
+    cells: list[object] = [round(phase.calls_active)] if phase and with_calls else []
+    if phase is None:
+        return [None] * (6 if with_calls else 5)
+    return [
+        *cells,
+        round(phase.seconds),
+        round(phase.server_core_percent),
+        round(phase.watched_core_percent),
+        round(phase.other_core_percent),
+        round(100 * phase.machine_busy),
+    ]
+
+
 def report(results: list[DepositResult], ramp: float) -> str:
     outcome = [
         [
             r.calls, r.media, len(r.sipp), r.successful, r.failed, r.messages,
             round(r.duration_percent, 2), round(r.frames_percent, 2),
             _round(r.response_ms), _round(r.ramp_seconds, 1),
-            _ms(r.lateness_p50), _ms(r.lateness_p99),
+            _ms(r.lateness_p50), _ms(r.lateness_p99), r.sip_drops, r.rtp_drops,
         ]
         for r in results
     ]  # fmt: skip
     cost = [
         [
-            r.calls, r.media,
-            round(r.server_core_percent), round(1000 * r.server_cpu / r.calls, 1),
+            r.calls, r.media, round(1000 * r.server_cpu / r.calls, 1),
             round((r.rss_peak - r.rss_before) / 2**20, 1), round(r.rss_per_call / 1024, 1),
-            round(r.sipp_core_percent), round(100 * r.machine_busy),
-            *(
-                [
-                    round(r.peak.calls_active), round(r.peak.seconds),
-                    round(r.peak.server_core_percent), round(r.peak.watched_core_percent),
-                    round(r.peak.irq_core_percent), round(r.peak.other_core_percent),
-                    round(100 * r.peak.machine_busy),
-                ]
-                if r.peak
-                else [None] * 7
-            ),
+            *_phase_cells(r.active, with_calls=False),
+            *_phase_cells(r.peak, with_calls=True),
         ]
         for r in results
     ]  # fmt: skip
@@ -408,6 +417,8 @@ def report(results: list[DepositResult], ramp: float) -> str:
                 "all up s",
                 "p50 late ms",
                 "p99 late ms",
+                "SIP drops",
+                "RTP drops",
             ],
             outcome,
         ),
@@ -416,17 +427,18 @@ def report(results: list[DepositResult], ramp: float) -> str:
             [
                 "calls",
                 "media",
-                "srv %core",
                 "CPU ms/call",
                 "RSS Δ MiB",
                 "RSS KiB/call",
+                "run s",
+                "srv %core",
                 "SIPp %core",
+                "other %core",
                 f"busy % of {CPU_COUNT}",
                 "peak calls",
                 "peak s",
                 "srv %core@pk",
                 "SIPp %core@pk",
-                "irq %core@pk",
                 "other %core@pk",
                 f"busy %@pk of {CPU_COUNT}",
             ],
@@ -442,11 +454,15 @@ def report(results: list[DepositResult], ramp: float) -> str:
         "N calls were active ('-': never).",
         "p50/p99 late: /metrics media clock tick lateness (whole run); outgoing media only "
         "plays during the ramp here (greeting until '#', then the beep). 64 ms is its top bucket.",
-        "srv %core: server CPU over the whole run as % of one core; CPU ms/call = that CPU / N. "
-        "RSS Δ: peak VmRSS during the run − VmRSS before; per call = Δ / N.",
+        "CPU ms/call: the server's CPU over the whole run / N. RSS Δ: peak VmRSS during the "
+        "run − VmRSS before; per call = Δ / N.",
+        "run s, srv/SIPp/other %core, busy %: from the first INVITE until the calls were gone, "
+        "CPU as % of one core (other = busy CPU used by neither: kernel threads, this "
+        "harness, other processes on the machine) and the whole machine's busy share.",
         "…@pk: the same over the peak span (from the first to the last moment with ≥ 98 % of "
-        "the most calls ever active); irq = (soft) interrupts, mostly the kernel moving the "
-        "loopback RTP; other = the rest (this harness, other processes on the machine).",
+        "the most calls ever active).",
+        "SIP/RTP drops: datagrams the kernel dropped on the server's SIP socket / its RTP "
+        "sockets (/proc/net/udp, sampled each second: a lower bound).",
     ]
     for r in results:
         lines.extend(verdict(r))
@@ -455,30 +471,47 @@ def report(results: list[DepositResult], ramp: float) -> str:
 
 def verdict(r: DepositResult) -> list[str]:
     notes: list[str] = []
-    phase = r.peak
     label = f"N={r.calls} ({r.media})"
-    if phase is not None and phase.machine_busy >= 0.9:
+    phases = [(name, phase) for name, phase in (("peak", r.peak), ("run", r.active)) if phase]
+    busiest = max(phases, key=lambda item: item[1].machine_busy, default=None)
+    saturated = busiest is not None and busiest[1].machine_busy >= 0.8
+    if busiest is not None and saturated:
+        name, phase = busiest
         notes.append(
-            f"{label}: at the peak the machine was {100 * phase.machine_busy:.0f} % busy "
+            f"{label}: over the {name} the machine was {100 * phase.machine_busy:.0f} % busy "
             f"(both cores): SIPp {phase.watched_core_percent:.0f} %, server "
-            f"{phase.server_core_percent:.0f} %, interrupts {phase.irq_core_percent:.0f} %, "
-            f"other {phase.other_core_percent:.0f} % of a core. The load generator competes "
-            "with the server for the 2 cores; losses here are not the server's alone."
+            f"{phase.server_core_percent:.0f} %, other {phase.other_core_percent:.0f} % of a "
+            "core. The load generator competes with the server for the 2 cores; losses here "
+            "are not the server's alone."
         )
         if phase.watched_core_percent > phase.server_core_percent:
-            notes.append(f"{label}: SIPp used more CPU than the server: it is a bottleneck here.")
-    if phase is not None and phase.server_core_percent >= 90:
+            notes.append(
+                f"{label}: SIPp used more CPU than the server and starved it: the load "
+                "generator is the bottleneck here."
+            )
+    if r.peak is not None and r.peak.server_core_percent >= 90:
         notes.append(
             f"{label}: the server's event loop was CPU-bound at the peak "
-            f"({phase.server_core_percent:.0f} % of its one core)."
+            f"({r.peak.server_core_percent:.0f} % of its one core)."
         )
-    if phase is not None and phase.other_core_percent >= 25:
+    if r.peak is not None and r.peak.other_core_percent >= 25:
         notes.append(
-            f"{label}: {phase.other_core_percent:.0f} % of a core went to neither the server, "
-            "SIPp nor interrupts at the peak (other processes on the machine): figures are "
-            "noisier than usual."
+            f"{label}: {r.peak.other_core_percent:.0f} % of a core went to neither the server "
+            "nor SIPp at the peak (other processes on the machine): figures are noisier than "
+            "usual."
         )
-    if r.failed and (phase is None or phase.machine_busy < 0.9):
+    if r.sip_drops:
+        notes.append(
+            f"{label}: the kernel dropped ≥ {r.sip_drops} datagrams on the server's SIP socket "
+            "(its buffer was full: the event loop did not read it fast enough), so INVITEs "
+            "went unanswered rather than refused."
+        )
+    if r.rtp_drops:
+        notes.append(
+            f"{label}: the kernel dropped ≥ {r.rtp_drops} RTP packets on the server's media "
+            "sockets (the event loop fell behind reading them)."
+        )
+    if r.failed and not saturated:
         notes.append(f"{label}: {r.failed} calls failed without the machine being saturated.")
     return notes
 
@@ -527,7 +560,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(
                     f"  N={calls} {media}: {result.successful}/{calls} ok, "
                     f"{result.messages} messages, frames {result.frames_percent:.2f} %, "
-                    f"server {result.server_core_percent:.0f} % of a core",
+                    f"server {result.server_core_percent:.0f} % of a core; SIPp ran "
+                    + ", ".join(f"{r.wall:.0f}" for r in result.sipp)
+                    + " s",
                     flush=True,
                 )
     finally:

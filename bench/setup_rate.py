@@ -26,6 +26,7 @@ from bench.common import (
     make_workdir,
     run_sipp,
     running_server,
+    stat_count,
     table,
 )
 
@@ -100,10 +101,10 @@ class RateResult:
     server_cpu: float
     server_core_percent: float
     machine_busy: float
-    machine_irq: float
     wall: float
     rss_peak: int
     lateness_p99: float
+    sip_drops: int
 
     @property
     def setups_per_second(self) -> float:
@@ -119,15 +120,11 @@ class RateResult:
         return 100 * self.sipp.cpu_seconds / self.wall if self.wall else 0.0
 
     @property
-    def irq_core_percent(self) -> float:
-        return 100 * CPU_COUNT * self.machine_irq
-
-    @property
     def other_core_percent(self) -> float:
-        """Machine CPU used by neither the server, SIPp nor interrupts (this harness, other
-        processes on the machine, kernel threads)."""
+        """Machine CPU used by neither the server nor SIPp (kernel threads, this harness,
+        other processes on the machine)."""
         total = 100 * CPU_COUNT * self.machine_busy
-        used = self.server_core_percent + self.sipp_core_percent + self.irq_core_percent
+        used = self.server_core_percent + self.sipp_core_percent
         return max(0.0, total - used)
 
     @property
@@ -164,7 +161,7 @@ def measure(rate: float, calls: int, workdir: Path, limit: int | None) -> RateRe
             name="load",
         )
         window = Window(server.pid)
-        with Sampler(server.pid) as sampler:
+        with Sampler(server.pid, track_udp=True) as sampler:
             window.start()
             (result,) = run_sipp([spec])
             window.stop()
@@ -175,10 +172,10 @@ def measure(rate: float, calls: int, workdir: Path, limit: int | None) -> RateRe
         server_cpu=window.server_cpu,
         server_core_percent=window.server_core_percent,
         machine_busy=window.machine_busy,
-        machine_irq=window.machine_irq,
         wall=window.wall,
         rss_peak=sampler.max_rss,
         lateness_p99=metrics.get("afterbeep_media_tick_lateness_p99_seconds", float("nan")),
+        sip_drops=sampler.udp_drops(server.sip_port)[0],
     )
 
 
@@ -191,13 +188,14 @@ def report(results: list[RateResult], calls_note: str) -> str:
             r.sipp.failed,
             r.sipp.unfinished,
             r.sipp.retransmissions,
+            stat_count(r.sipp.stats, "FailedMaxUDPRetrans(C)"),
+            r.sip_drops,
             round(r.setups_per_second, 1),
             r.sipp.response_time_ms,
             round(r.server_cpu, 2),
             round(r.cpu_ms_per_call, 2),
             round(r.server_core_percent),
             round(r.sipp_core_percent),
-            round(r.irq_core_percent),
             round(r.other_core_percent),
             round(100 * r.machine_busy),
             None if r.lateness_p99 != r.lateness_p99 else round(1000 * r.lateness_p99, 1),
@@ -205,9 +203,9 @@ def report(results: list[RateResult], calls_note: str) -> str:
         for r in results
     ]
     headers = [
-        "target/s", "attempted", "ok", "failed", "unfinished", "retrans", "setups/s",
-        "INV→200 ms", "srv CPU s", "CPU ms/call", "srv %core", "SIPp %core",
-        "irq %core", "other %core", f"busy % of {CPU_COUNT}", "p99 late ms",
+        "target/s", "attempted", "ok", "failed", "unfinished", "retrans", "UDP t/o",
+        "SIP drops", "setups/s", "INV→200 ms", "srv CPU s", "CPU ms/call", "srv %core",
+        "SIPp %core", "other %core", f"busy % of {CPU_COUNT}", "p99 late ms",
     ]  # fmt: skip
     lines = [
         "afterbeep call-setup rate (INVITE → 200 → ACK → BYE, no media from the caller)",
@@ -217,10 +215,12 @@ def report(results: list[RateResult], calls_note: str) -> str:
         table(headers, rows),
         "",
         "setups/s: successful calls / SIPp run time (first INVITE to last BYE answered).",
-        "failed: SIPp failed calls; unfinished: still open when SIPp's -timeout hit.",
+        "failed: SIPp's failed calls; unfinished: neither successful nor failed when it stopped.",
         "srv %core: server CPU over the run as % of one core (the server is one asyncio thread).",
-        "irq %core: (soft) interrupts, mostly the kernel moving loopback packets; other %core: "
-        "busy CPU used by none of these (harness, other processes on the machine).",
+        "other %core: busy CPU used by neither (kernel threads, this harness, other processes "
+        "on the machine).",
+        "SIP drops: datagrams the kernel dropped on the server's SIP socket (full buffer; "
+        "/proc/net/udp). UDP t/o: calls SIPp gave up on after its retransmissions.",
     ]
     clean = [r for r in results if r.clean]
     if clean:
