@@ -245,3 +245,14 @@ async def test_message_counts(store: Store, caller: CallerInfo, now: dt.datetime
         await store.commit_recording(recording)
     record = await store.get_mailbox("100")
     assert (record.new_messages, record.total_messages) == (2, 2)
+
+
+async def test_profile_cache_sees_changes_made_through_the_store(store: Store) -> None:
+    await store.add_mailbox("7001", "Cache")
+    first = await store.find_mailbox("7001")
+    assert first is not None and first.max_message_seconds == 180
+    await store.update_mailbox("7001", max_message_seconds=60)
+    second = await store.find_mailbox("7001")
+    assert second is not None and second.max_message_seconds == 60
+    await store.remove_mailbox("7001")
+    assert await store.find_mailbox("7001") is None

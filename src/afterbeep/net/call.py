@@ -28,7 +28,7 @@ from afterbeep.sip.useragent import ServerRequest, Session
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.25  # how often a recording drains the receiver and checks its limits
+POLL_SECONDS = 0.5  # how often a recording drains the receiver and checks its limits
 FLUSH_SECONDS = 1.0  # how often recorded audio is pushed to the file
 WARN_SECONDS = 5.0  # the warning tone this long before the maximum length
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -83,6 +84,10 @@ class MailboxChanges(MailboxOptions, total=False):
     pin: str | None  # None removes the PIN
 
 
+PROFILE_TTL = 2.0  # seconds a looked-up mailbox profile is reused
+PROFILE_CACHE_SIZE = 10_000
+
+
 class Store:
     def __init__(self, engine: AsyncEngine, blobs: FileBlobStore) -> None:
         self.engine = engine
@@ -90,6 +95,10 @@ class Store:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._hasher = PasswordHasher()
         self._default_organization_id: int | None = None
+        # number → (when read, profile): every call looks its mailbox up, and the ORM query
+        # was most of the cost of a call setup. Changes made through this Store clear it;
+        # changes made by another process (the CLI, another node) show within PROFILE_TTL.
+        self._profiles: dict[str, tuple[float, MailboxProfile | None]] = {}
 
     @classmethod
     async def open(cls, url: str, data_dir: Path) -> Store:
@@ -111,13 +120,21 @@ class Store:
     # -- the call flows' port (flows.ports.MessageStore) --------------------------------------
 
     async def find_mailbox(self, number: str) -> MailboxProfile | None:
+        cached = self._profiles.get(number)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < PROFILE_TTL:
+            return cached[1]
         async with self._session() as session:
             mailbox = await session.scalar(
                 select(Mailbox)
                 .where(Mailbox.number == number)
                 .options(selectinload(Mailbox.greetings))
             )
-            return None if mailbox is None else _profile(mailbox)
+            profile = None if mailbox is None else _profile(mailbox)
+        if len(self._profiles) >= PROFILE_CACHE_SIZE:
+            self._profiles.clear()  # scanners dialling random numbers must not grow it
+        self._profiles[number] = (now, profile)
+        return profile
 
     async def read_audio(self, key: str) -> bytes:
         return await _blob_io(self.blobs.read, key)
@@ -209,6 +226,7 @@ class Store:
         pin: str | None = None,
         **options: Unpack[MailboxOptions],
     ) -> MailboxRecord:
+        self._profiles.clear()
         number = validation.mailbox_number(number)
         values = _checked({"name": name, "email": email, **options})
         pin_hash = None if pin is None else await self._hash_pin(pin)
@@ -237,6 +255,7 @@ class Store:
         return records[0]
 
     async def update_mailbox(self, number: str, **changes: Unpack[MailboxChanges]) -> MailboxRecord:
+        self._profiles.clear()
         fields = dict(changes)
         has_pin = "pin" in fields
         pin = fields.pop("pin", None)
@@ -254,6 +273,7 @@ class Store:
 
     async def remove_mailbox(self, number: str) -> None:
         """Delete the mailbox, its messages, greetings and missed calls, then their audio."""
+        self._profiles.clear()
         async with self._session() as session:
             mailbox = await _get_mailbox(session, number)
             keys = list(
@@ -284,6 +304,7 @@ class Store:
 
     async def set_greeting(self, number: str, kind: GreetingKind | str, wav_bytes: bytes) -> str:
         """Store a greeting (a WAV file, kept as given); returns its blob key."""
+        self._profiles.clear()
         kind = _greeting_kind(kind)
         try:
             read_wav(wav_bytes)  # stored as given, but it must be a WAV the player can read
@@ -312,6 +333,7 @@ class Store:
         return key
 
     async def remove_greeting(self, number: str, kind: GreetingKind | str) -> None:
+        self._profiles.clear()
         kind = _greeting_kind(kind)
         async with self._session() as session:
             mailbox = await _get_mailbox(session, number)
