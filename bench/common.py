@@ -660,40 +660,6 @@ def _result(run: _Running) -> SippResult:
 
 # ---- media files -------------------------------------------------------------------------------
 
-_PCAP_GLOBAL = struct.Struct("<IHHiIII")
-_PCAP_RECORD = struct.Struct("<IIII")
-
-
-def _ip_checksum(header: bytes) -> int:
-    total: int = sum(struct.unpack(f"!{len(header) // 2}H", header))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
-
-
-def write_rtp_pcap(path: Path, payload: bytes, payload_type: int, frame_bytes: int = 160) -> int:
-    """G.711 ``payload`` as one RTP packet per 20 ms in a libpcap file SIPp can play
-    (Ethernet/IPv4/UDP, 127.0.0.1); returns the packet count."""
-    out = bytearray(_PCAP_GLOBAL.pack(0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    count = 0
-    for index in range(0, len(payload) - frame_bytes + 1, frame_bytes):
-        rtp = struct.pack("!BBHII", 0x80, payload_type, count & 0xFFFF, count * frame_bytes, 0x5EED)
-        rtp += payload[index : index + frame_bytes]
-        udp = struct.pack("!HHHH", 6000, 6002, 8 + len(rtp), 0) + rtp
-        loopback = bytes([127, 0, 0, 1])
-        ip = struct.pack(
-            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), count & 0xFFFF, 0, 64, 17, 0,
-            loopback, loopback,
-        )  # fmt: skip
-        ip = ip[:10] + struct.pack("!H", _ip_checksum(ip)) + ip[12:]
-        frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
-        usec = count * 20_000
-        out += _PCAP_RECORD.pack(usec // 1_000_000, usec % 1_000_000, len(frame), len(frame))
-        out += frame
-        count += 1
-    path.write_bytes(bytes(out))
-    return count
-
 
 def wav_data(path: Path) -> bytes:
     """The bytes of the ``data`` chunk of a RIFF/WAVE file (any format, µ-law included)."""

@@ -25,6 +25,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.pcap import write_rtp_pcap
+
 from bench.common import (
     CPU_COUNT,
     DTMF_POUND_PCAP,
@@ -41,7 +43,6 @@ from bench.common import (
     running_server,
     table,
     wav_data,
-    write_rtp_pcap,
 )
 
 FRAME = 160  # bytes of µ-law per 20 ms RTP packet

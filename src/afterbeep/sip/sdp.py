@@ -203,14 +203,7 @@ def build_answer(
     version: int,
 ) -> bytes:
     """The SDP answer: one m-line per offered m-line, all but our audio stream declined."""
-    ip = "IP6" if ":" in address else "IP4"
-    lines = [
-        "v=0",
-        f"o=afterbeep {session_id} {version} IN {ip} {address}",
-        "s=afterbeep",
-        f"c=IN {ip} {address}",
-        "t=0 0",
-    ]
+    lines = _session_lines(address, session_id, version)
     chosen = False
     for media in offered:
         # The same tests as negotiate(): an RTP/SAVP line on the same port as the RTP/AVP
@@ -243,13 +236,8 @@ def build_answer(
 
 def build_offer(*, address: str, port: int, session_id: int, version: int) -> bytes:
     """Our offer when the INVITE carried none (a "late offer"): G.711 and telephone-events."""
-    ip = "IP6" if ":" in address else "IP4"
     lines = [
-        "v=0",
-        f"o=afterbeep {session_id} {version} IN {ip} {address}",
-        "s=afterbeep",
-        f"c=IN {ip} {address}",
-        "t=0 0",
+        *_session_lines(address, session_id, version),
         f"m=audio {port} RTP/AVP 0 8 101",
         "a=rtpmap:0 PCMU/8000",
         "a=rtpmap:8 PCMA/8000",
@@ -259,3 +247,14 @@ def build_offer(*, address: str, port: int, session_id: int, version: int) -> by
         "a=sendrecv",
     ]
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _session_lines(address: str, session_id: int, version: int) -> list[str]:
+    ip = "IP6" if ":" in address else "IP4"
+    return [
+        "v=0",
+        f"o=afterbeep {session_id} {version} IN {ip} {address}",
+        "s=afterbeep",
+        f"c=IN {ip} {address}",
+        "t=0 0",
+    ]
