@@ -66,6 +66,11 @@ class Peer:
         self.sock.close()
 
 
+def alive(server: Server) -> bool:
+    """OPTIONS answered; retried like a real UA's Timer E, since UDP may drop one try."""
+    return any(server.ping() is not None for _ in range(5))
+
+
 def statuses(replies: list[bytes]) -> list[int]:
     return [int(m.group(1)) for r in replies if (m := re.match(rb"SIP/2.0 (\d{3})", r))]
 
@@ -85,7 +90,7 @@ def test_garbage_datagrams_are_dropped(server: Server, peer: Peer) -> None:
     # Text that looks like SIP but is not.
     for junk in (b"SIP/2.0\r\n\r\n", b"INVITE\r\n\r\n", b"\r\n\r\n\r\n", b"OPTIONS sip: SIP/2.0"):
         peer.sock.sendto(junk, ("127.0.0.1", server.sip_port))
-    assert server.ping() is not None
+    assert alive(server)
     assert server.process is not None and server.process.poll() is None
 
 
@@ -111,7 +116,7 @@ def test_huge_headers_are_refused_or_dropped(server: Server, peer: Peer) -> None
     extra = "".join(f"X-Padding-{i}: {'a' * 200}\r\n" for i in range(300))  # ~62 KB
     replies = peer.exchange(peer.invite(extra=extra))
     assert all(code >= 400 for code in statuses(replies)), statuses(replies)
-    assert server.ping() is not None
+    assert alive(server)
 
 
 def test_tcp_garbage_closes_the_connection_only(server: Server) -> None:
@@ -119,7 +124,7 @@ def test_tcp_garbage_closes_the_connection_only(server: Server) -> None:
         conn.sendall(b"INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: x\r\n\r\n")  # no Content-Length
         conn.settimeout(2)
         assert conn.recv(4096) == b""  # closed by the server: a stream cannot resynchronise
-    assert server.ping() is not None
+    assert alive(server)
 
 
 def test_server_still_takes_messages_after_bad_input(

@@ -7,7 +7,9 @@ loop's time), send what it produced, hand its events to the application.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -39,6 +41,11 @@ class SipTransport:
             lambda: _Datagrams(self), local_addr=(host, port)
         )
         self._udp = transport
+        sock = transport.get_extra_info("socket")
+        with contextlib.suppress(OSError):
+            # Bursts (a trunk's retransmissions, a scanner) must queue, not be dropped by the
+            # kernel; the kernel caps this at net.core.rmem_max.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         self.local_port = transport.get_extra_info("sockname")[1]
         self._tcp_server = await self._loop.create_server(
             lambda: _StreamConnection(self), host, self.local_port
