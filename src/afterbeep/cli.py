@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from afterbeep.config import Settings, parse_hostport, parse_port_range
-from afterbeep.domain import GreetingKind, WarningMode
+from afterbeep.domain import AttachPolicy, AudioFormat, GreetingKind, WarningMode
 from afterbeep.store.db import parse_database_url
 from afterbeep.store.errors import StoreError
 from afterbeep.store.migrate import current_revision, upgrade_database
@@ -137,7 +137,13 @@ def db_upgrade(ctx: _Context) -> None:
 def _mailbox_options(command: F) -> F:
     """The settings ``mailbox add`` and ``mailbox set`` share."""
     options = [
-        click.option("--email", metavar="ADDR", help="Where notifications go ('' for none)."),
+        click.option(
+            "--email",
+            "emails",
+            metavar="ADDR",
+            multiple=True,
+            help="Where notifications go; repeat or separate by commas ('' for none).",
+        ),
         click.option("--pin", metavar="PIN", help="Dial-in PIN, 4 to 16 digits."),
         click.option("--max-seconds", type=int, help="Longest message, in seconds."),
         click.option(
@@ -152,6 +158,22 @@ def _mailbox_options(command: F) -> F:
             type=click.Choice([mode.value for mode in WarningMode]),
             help="What plays before the beep: the default prompt, the custom greeting, nothing.",
         ),
+        click.option(
+            "--attach",
+            type=click.Choice([policy.value for policy in AttachPolicy]),
+            help="E-mail: notify only, attach the audio, or attach it and delete the message.",
+        ),
+        click.option(
+            "--audio-format",
+            type=click.Choice([fmt.value for fmt in AudioFormat]),
+            help="Format of attached audio.",
+        ),
+        click.option("--sms", metavar="NUMBER", help="SMS notifications to NUMBER ('' for none)."),
+        click.option(
+            "--missed-calls/--no-missed-calls",
+            default=None,
+            help="Notify calls that left no message.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -160,6 +182,11 @@ def _mailbox_options(command: F) -> F:
 
 def _fill_options(
     options: MailboxOptions,
+    emails: tuple[str, ...],
+    attach: str | None,
+    audio_format: str | None,
+    sms: str | None,
+    missed_calls: bool | None,
     max_seconds: int | None,
     min_seconds: int | None,
     max_silence: int | None,
@@ -169,6 +196,16 @@ def _fill_options(
     warning: str | None,
 ) -> None:
     """Copy the options that were given (``mailbox set`` leaves the others unchanged)."""
+    if emails:
+        options["emails"] = ",".join(emails)
+    if attach is not None:
+        options["attach_policy"] = attach
+    if audio_format is not None:
+        options["audio_format"] = audio_format
+    if sms is not None:
+        options["sms_number"] = sms or None
+    if missed_calls is not None:
+        options["notify_missed"] = missed_calls
     if max_seconds is not None:
         options["max_message_seconds"] = max_seconds
     if min_seconds is not None:
@@ -199,7 +236,7 @@ def mailbox_add(
     ctx: _Context,
     number: str,
     name: str,
-    email: str | None,
+    emails: tuple[str, ...],
     pin: str | None,
     max_seconds: int | None,
     min_seconds: int | None,
@@ -208,15 +245,18 @@ def mailbox_add(
     language: str | None,
     timezone: str | None,
     warning: str | None,
+    attach: str | None,
+    audio_format: str | None,
+    sms: str | None,
+    missed_calls: bool | None,
 ) -> None:
     """Create mailbox NUMBER."""
     options: MailboxOptions = {}
     _fill_options(
-        options, max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning
-    )
-    record = _with_store(
-        ctx, lambda store: store.add_mailbox(number, name, email or None, pin, **options)
-    )
+        options, emails, attach, audio_format, sms, missed_calls,
+        max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning,
+    )  # fmt: skip
+    record = _with_store(ctx, lambda store: store.add_mailbox(number, name, pin, **options))
     click.echo(f"added mailbox {record.number} ({record.name})")
 
 
@@ -233,7 +273,7 @@ def mailbox_list(ctx: _Context, as_json: bool) -> None:
         click.echo("no mailboxes")
         return
     _echo_table(
-        ("NUMBER", "NAME", "EMAIL", "PIN", "NEW", "TOTAL"),
+        ("NUMBER", "NAME", "E-MAIL", "PIN", "NEW", "TOTAL"),
         [_mailbox_row(record) for record in records],
     )
 
@@ -242,7 +282,7 @@ def _mailbox_row(record: MailboxRecord) -> list[str]:
     return [
         record.number,
         record.name,
-        record.email or "-",
+        ", ".join(record.emails) or "-",
         "yes" if record.has_pin else "no",
         str(record.new_messages),
         str(record.total_messages),
@@ -277,7 +317,7 @@ def mailbox_set(
     ctx: _Context,
     number: str,
     name: str | None,
-    email: str | None,
+    emails: tuple[str, ...],
     pin: str | None,
     max_seconds: int | None,
     min_seconds: int | None,
@@ -286,18 +326,21 @@ def mailbox_set(
     language: str | None,
     timezone: str | None,
     warning: str | None,
+    attach: str | None,
+    audio_format: str | None,
+    sms: str | None,
+    missed_calls: bool | None,
     clear_pin: bool,
     temporary_expires: str | None,
 ) -> None:
     """Change settings of mailbox NUMBER."""
     changes: MailboxChanges = {}
     _fill_options(
-        changes, max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning
-    )
+        changes, emails, attach, audio_format, sms, missed_calls,
+        max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning,
+    )  # fmt: skip
     if name is not None:
         changes["name"] = name
-    if email is not None:
-        changes["email"] = email or None
     if pin is not None and clear_pin:
         raise _fail("give either --pin or --clear-pin")
     if pin is not None:

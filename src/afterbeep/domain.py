@@ -42,6 +42,19 @@ class Folder(StrEnum):
     DELETED = "deleted"
 
 
+class AttachPolicy(StrEnum):
+    """What a message's e-mail carries, and whether the message stays afterwards."""
+
+    NOTIFY = "notify"  # the e-mail says a message is waiting; no audio
+    ATTACH = "attach"  # audio attached, message kept
+    ATTACH_DELETE = "attach-delete"  # audio attached, message removed once the server accepted
+
+
+class AudioFormat(StrEnum):
+    WAV = "wav"
+    MP3 = "mp3"
+
+
 class Codec(StrEnum):
     """How a message's audio is stored: G.711 as received, 8 kHz mono WAV."""
 

@@ -7,7 +7,15 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from afterbeep.domain import CallerInfo, Codec, DiversionReason, GreetingKind, WarningMode
+from afterbeep.domain import (
+    AttachPolicy,
+    AudioFormat,
+    CallerInfo,
+    Codec,
+    DiversionReason,
+    GreetingKind,
+    WarningMode,
+)
 from afterbeep.store import AlreadyExists, InvalidValue, NotFound, Store
 from afterbeep.store.models import Mailbox
 
@@ -15,10 +23,14 @@ from .helpers import make_test_wav
 
 
 async def test_add_and_read_back(store: Store) -> None:
-    added = await store.add_mailbox("100", "Alice", email="alice@example.com", pin="1234")
+    added = await store.add_mailbox(
+        "100", "Alice", pin="1234", emails="alice@example.com, bob@example.com"
+    )
     assert added.number == "100"
     assert added.name == "Alice"
-    assert added.email == "alice@example.com"
+    assert added.emails == ("alice@example.com", "bob@example.com")
+    assert (added.attach_policy, added.audio_format) == (AttachPolicy.ATTACH, AudioFormat.WAV)
+    assert (added.sms_number, added.notify_missed) == (None, True)
     assert added.has_pin
     assert (added.language, added.timezone) == ("en", "UTC")
     assert (added.max_message_seconds, added.min_message_seconds) == (180, 2)
@@ -88,6 +100,11 @@ async def test_a_bad_pin_is_refused(store: Store, pin: str) -> None:
         ({"warning_mode": "loud"}, "warning mode"),
         ({"max_messages": True}, "max_messages"),
         ({"colour": "red"}, "unknown mailbox setting"),
+        ({"emails": "alice@example.com, not-an-address"}, "e-mail address"),
+        ({"attach_policy": "fax"}, "attach policy"),
+        ({"audio_format": "ogg"}, "audio format"),
+        ({"sms_number": "call me"}, "SMS number"),
+        ({"notify_missed": "yes"}, "notify_missed"),
     ],
 )
 async def test_bad_options_are_refused(
@@ -104,11 +121,13 @@ async def test_a_bad_number_is_refused(store: Store, number: str) -> None:
 
 
 async def test_update(store: Store) -> None:
-    await store.add_mailbox("100", "Alice", email="alice@example.com")
+    await store.add_mailbox("100", "Alice", emails=["alice@example.com"])
     updated = await store.update_mailbox(
         "100",
         name="Alice Smith",
-        email=None,
+        emails=[],
+        attach_policy="notify",
+        sms_number="+4930123456",
         pin="9876",
         language="de",
         timezone="Europe/Berlin",
@@ -119,7 +138,8 @@ async def test_update(store: Store) -> None:
         warning_mode=WarningMode.CUSTOM,
     )
     assert updated.name == "Alice Smith"
-    assert updated.email is None
+    assert updated.emails == ()
+    assert (updated.attach_policy, updated.sms_number) == (AttachPolicy.NOTIFY, "+4930123456")
     assert updated.has_pin and await store.verify_pin("100", "9876")
     assert (updated.language, updated.timezone) == ("de", "Europe/Berlin")
     assert (updated.max_message_seconds, updated.min_message_seconds) == (120, 3)

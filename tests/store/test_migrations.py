@@ -14,7 +14,7 @@ from afterbeep.store.migrate import (
 )
 from afterbeep.store.models import Base
 
-TABLES = {"organizations", "mailboxes", "greetings", "messages", "missed_calls"}
+TABLES = {"organizations", "mailboxes", "greetings", "messages", "missed_calls", "webhooks", "jobs"}
 
 
 def _schema_diff(connection: Connection) -> list[object]:

@@ -17,6 +17,7 @@ from afterbeep.config import Settings
 from afterbeep.domain import CallerInfo, Codec, DiversionReason
 from afterbeep.media.wav import encode_wav, read_g711_wav
 from afterbeep.store import Store, upgrade_database
+from afterbeep.store.migrate import head_revision
 
 AFTERBEEP_ENV = (
     "AFTERBEEP_DATA_DIR",
@@ -89,7 +90,7 @@ def record_message(data_dir: Path, number: str, seconds: float = 2.5) -> uuid.UU
 
 def test_db_upgrade_on_a_fresh_folder(cli: Any, data_dir: Path) -> None:
     result = ok(cli("db", "upgrade"))
-    assert "revision 0001" in result.output
+    assert f"revision {head_revision()}" in result.output
     assert (data_dir / "afterbeep.db").is_file()
 
 
@@ -103,6 +104,14 @@ def test_mailbox_add_list_show_set_remove(cli: Any) -> None:
             "Alice",
             "--email",
             "alice@example.com",
+            "--email",
+            "office@example.com",
+            "--attach",
+            "attach-delete",
+            "--audio-format",
+            "mp3",
+            "--sms",
+            "+1 555 0100",
             "--pin",
             "1234",
         )
@@ -119,7 +128,10 @@ def test_mailbox_add_list_show_set_remove(cli: Any) -> None:
 
     listed = json.loads(ok(cli("mailbox", "list", "--json")).output)
     assert [m["number"] for m in listed] == ["100", "200"]
-    assert listed[0]["email"] == "alice@example.com"
+    assert listed[0]["emails"] == ["alice@example.com", "office@example.com"]
+    assert (listed[0]["attach_policy"], listed[0]["audio_format"]) == ("attach-delete", "mp3")
+    assert (listed[0]["sms_number"], listed[0]["notify_missed"]) == ("+15550100", True)
+    assert (listed[1]["emails"], listed[1]["attach_policy"]) == ([], "attach")
     assert listed[0]["has_pin"] is True
     assert "1234" not in json.dumps(listed)
     assert (listed[1]["max_message_seconds"], listed[1]["min_message_seconds"]) == (60, 1)
@@ -132,6 +144,7 @@ def test_mailbox_add_list_show_set_remove(cli: Any) -> None:
     ok(
         cli(
             "mailbox", "set", "100", "--name", "Alice S.", "--warning", "none", "--email", "",
+            "--no-missed-calls", "--sms", "",
             "--clear-pin", "--max-silence", "5", "--max-messages", "10",
             "--temporary-expires", "2026-05-01T09:00+02:00",
         )
@@ -139,7 +152,8 @@ def test_mailbox_add_list_show_set_remove(cli: Any) -> None:
     changed = json.loads(ok(cli("mailbox", "show", "100", "--json")).output)
     assert changed["name"] == "Alice S."
     assert changed["warning_mode"] == "none"
-    assert changed["email"] is None
+    assert changed["emails"] == []
+    assert (changed["notify_missed"], changed["sms_number"]) == (False, None)
     assert changed["has_pin"] is False
     assert (changed["max_silence_seconds"], changed["max_messages"]) == (5, 10)
     assert changed["temporary_greeting_expires_at"] == "2026-05-01T07:00:00+00:00"

@@ -17,15 +17,24 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     false,
     func,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from afterbeep.domain import Codec, DiversionReason, GreetingKind, WarningMode
+from afterbeep.domain import (
+    AttachPolicy,
+    AudioFormat,
+    Codec,
+    DiversionReason,
+    GreetingKind,
+    WarningMode,
+)
 
 
 def utcnow() -> dt.datetime:
@@ -133,7 +142,16 @@ class Mailbox(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     number: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(320))
+    # Where its notifications go: addresses separated by ", " ('' for none).
+    emails: Mapped[str] = mapped_column(Text, default="", server_default="")
+    attach_policy: Mapped[AttachPolicy] = mapped_column(
+        StrEnumString(AttachPolicy, 16), default=AttachPolicy.ATTACH, server_default="attach"
+    )
+    audio_format: Mapped[AudioFormat] = mapped_column(
+        StrEnumString(AudioFormat, 8), default=AudioFormat.WAV, server_default="wav"
+    )
+    sms_number: Mapped[str | None] = mapped_column(String(64))
+    notify_missed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     pin_hash: Mapped[str | None] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
@@ -210,3 +228,46 @@ class MissedCall(Base):
     reason: Mapped[DiversionReason] = mapped_column(StrEnumString(DiversionReason, 16))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     call_id: Mapped[str] = mapped_column(String(255))
+
+
+class Webhook(Base):
+    """An HTTP endpoint told about one mailbox's events, or every mailbox's of its organization."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(128))
+    events: Mapped[str] = mapped_column(String(200))  # event kinds separated by ","
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+
+
+class Job(Base):
+    """The durable outbox: work to do after a commit, written in the same transaction.
+
+    ``key`` names the work (``email:message.created:<id>``): unique, so doing a fan-out twice
+    cannot queue a notification twice. A claimed job holds ``lock_token`` until
+    ``locked_until``; a worker that dies lets the lease lapse and another claims it.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index(None, "status", "run_after"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    lock_token: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -7,7 +7,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from afterbeep.domain import Codec, DiversionReason, GreetingKind, WarningMode
+from afterbeep.domain import (
+    AttachPolicy,
+    AudioFormat,
+    Codec,
+    DiversionReason,
+    GreetingKind,
+    WarningMode,
+)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -19,7 +26,7 @@ class MailboxRecord:
     id: int
     number: str
     name: str
-    email: str | None
+    emails: tuple[str, ...]
     has_pin: bool  # the hash itself never leaves the store
     language: str
     timezone: str
@@ -30,6 +37,10 @@ class MailboxRecord:
     warning_mode: WarningMode
     temporary_greeting_expires_at: dt.datetime | None
     greetings: tuple[GreetingKind, ...]
+    attach_policy: AttachPolicy
+    audio_format: AudioFormat
+    sms_number: str | None
+    notify_missed: bool
     new_messages: int
     total_messages: int
     created_at: dt.datetime
@@ -39,7 +50,7 @@ class MailboxRecord:
             "id": self.id,
             "number": self.number,
             "name": self.name,
-            "email": self.email,
+            "emails": list(self.emails),
             "has_pin": self.has_pin,
             "language": self.language,
             "timezone": self.timezone,
@@ -50,6 +61,10 @@ class MailboxRecord:
             "warning_mode": self.warning_mode.value,
             "temporary_greeting_expires_at": _iso(self.temporary_greeting_expires_at),
             "greetings": [kind.value for kind in self.greetings],
+            "attach_policy": self.attach_policy.value,
+            "audio_format": self.audio_format.value,
+            "sms_number": self.sms_number,
+            "notify_missed": self.notify_missed,
             "new_messages": self.new_messages,
             "total_messages": self.total_messages,
             "created_at": _iso(self.created_at),
@@ -91,6 +106,28 @@ class MessageRecord:
             "call_id": self.call_id,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any], mailbox_id: int) -> MessageRecord:
+        """Back from ``to_json`` (the audio key is not in it: the audio may be gone)."""
+        heard = data.get("heard_at")
+        return cls(
+            id=uuid.UUID(data["id"]),
+            mailbox_id=mailbox_id,
+            mailbox=data["mailbox"],
+            folder=data["folder"],
+            caller_number=data["caller_number"],
+            caller_name=data["caller_name"],
+            called_number=data["called_number"],
+            reason=DiversionReason(data["reason"]),
+            received_at=dt.datetime.fromisoformat(data["received_at"]),
+            duration_seconds=float(data["duration_seconds"]),
+            codec=Codec(data["codec"]),
+            urgent=bool(data["urgent"]),
+            heard_at=None if heard is None else dt.datetime.fromisoformat(heard),
+            call_id=data["call_id"],
+            audio_key="",
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class MissedCallRecord:
@@ -115,3 +152,30 @@ class MissedCallRecord:
             "at": _iso(self.at),
             "call_id": self.call_id,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyTarget:
+    """A mailbox as its notifications need it."""
+
+    id: int
+    organization_id: int
+    number: str
+    name: str
+    language: str
+    timezone: str
+    emails: tuple[str, ...]
+    attach_policy: AttachPolicy
+    audio_format: AudioFormat
+    sms_number: str | None
+    notify_missed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventSubject:
+    """An outbox event with what it is about, loaded for the fan-out to the channels."""
+
+    event: str
+    mailbox: NotifyTarget
+    message: MessageRecord | None = None
+    missed_call: MissedCallRecord | None = None

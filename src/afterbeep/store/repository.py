@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from afterbeep.domain import (
+    AttachPolicy,
+    AudioFormat,
     CallerInfo,
     Codec,
     DiversionReason,
@@ -53,7 +55,15 @@ from afterbeep.store.errors import (
     describe,
 )
 from afterbeep.store.models import Greeting, Mailbox, Message, MissedCall, Organization, utcnow
-from afterbeep.store.records import MailboxRecord, MessageRecord, MissedCallRecord
+from afterbeep.store.outbox import JobQueue, NewJob, add_jobs
+from afterbeep.store.records import (
+    EventSubject,
+    MailboxRecord,
+    MessageRecord,
+    MissedCallRecord,
+    NotifyTarget,
+)
+from afterbeep.store.webhooks import Webhooks
 
 if TYPE_CHECKING:
     from afterbeep.flows.ports import MessageStore, RecordingSink
@@ -76,11 +86,15 @@ class MailboxOptions(TypedDict, total=False):
     max_messages: int
     warning_mode: WarningMode | str
     temporary_greeting_expires_at: dt.datetime | None
+    emails: Sequence[str] | str  # a list, or addresses separated by commas
+    attach_policy: AttachPolicy | str
+    audio_format: AudioFormat | str
+    sms_number: str | None
+    notify_missed: bool
 
 
 class MailboxChanges(MailboxOptions, total=False):
     name: str
-    email: str | None
     pin: str | None  # None removes the PIN
 
 
@@ -99,6 +113,9 @@ class Store:
         # was most of the cost of a call setup. Changes made through this Store clear it;
         # changes made by another process (the CLI, another node) show within PROFILE_TTL.
         self._profiles: dict[str, tuple[float, MailboxProfile | None]] = {}
+        self.jobs = JobQueue(self._session)
+        self.webhooks = Webhooks(self._session, self._default_organization)
+        self._job_listeners: list[Callable[[], None]] = []
 
     @classmethod
     async def open(cls, url: str, data_dir: Path) -> Store:
@@ -116,6 +133,14 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    def on_new_jobs(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after this store committed outbox jobs (wakes a worker at once)."""
+        self._job_listeners.append(listener)
+
+    def _jobs_added(self) -> None:
+        for listener in self._job_listeners:
+            listener()
 
     # -- the call flows' port (flows.ports.MessageStore) --------------------------------------
 
@@ -170,6 +195,7 @@ class Store:
         try:
             async with self._session() as session:
                 session.add(_message(pending, recording.bytes_written))
+                add_jobs(session, [_message_created(pending.id)])
                 await session.commit()
         except StoreError:
             # The foreign key fails when the mailbox was removed while the caller spoke.
@@ -180,6 +206,7 @@ class Store:
                 ) from None
             raise
         recording.mark_committed()
+        self._jobs_added()
         return pending.id
 
     async def discard_recording(self, sink: RecordingSink) -> None:
@@ -191,8 +218,9 @@ class Store:
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
     ) -> None:
         async with self._session() as session:
-            session.add(_missed_call(mailbox.id, caller, at))
+            await _add_missed_call(session, mailbox.id, caller, at)
             await session.commit()
+        self._jobs_added()
 
     async def recover(self) -> list[uuid.UUID]:
         """Finish the recordings a crash left behind; the ids of the messages committed.
@@ -222,13 +250,12 @@ class Store:
         self,
         number: str,
         name: str,
-        email: str | None = None,
         pin: str | None = None,
         **options: Unpack[MailboxOptions],
     ) -> MailboxRecord:
         self._profiles.clear()
         number = validation.mailbox_number(number)
-        values = _checked({"name": name, "email": email, **options})
+        values = _checked({"name": name, **options})
         pin_hash = None if pin is None else await self._hash_pin(pin)
         mailbox = Mailbox(number=number, pin_hash=pin_hash, **values)
         _check_lengths(mailbox)
@@ -396,6 +423,62 @@ class Store:
             rows = await session.execute(query.order_by(MissedCall.at.desc(), MissedCall.id.desc()))
             return [_missed_call_record(call, number) for call, number in rows]
 
+    async def delete_message(self, message_id: uuid.UUID | str) -> None:
+        """Remove the message and its audio; webhooks hear of it (``message.deleted``)."""
+        message = await self.get_message(message_id)
+        async with self._session() as session:
+            deleted = await session.execute(delete(Message).where(Message.id == message.id))
+            if not getattr(deleted, "rowcount", 0):
+                raise NotFound(f"no message {message.id}")
+            add_jobs(session, [_message_deleted(message)])
+            await session.commit()
+        self._jobs_added()
+        await self._delete_blobs([message.audio_key])
+
+    # -- notifications ------------------------------------------------------------------------
+
+    async def event_subject(self, payload: dict[str, Any]) -> EventSubject | None:
+        """What an outbox event is about; None when its mailbox or message is gone."""
+        event = str(payload["event"])
+        async with self._session() as session:
+            if event == "message.created":
+                row = (
+                    await session.execute(
+                        select(Message, Mailbox)
+                        .join(Mailbox, Message.mailbox_id == Mailbox.id)
+                        .where(Message.id == _message_id(payload["message_id"]))
+                    )
+                ).first()
+                if row is None:
+                    return None
+                message, mailbox = row
+                return EventSubject(
+                    event, _notify_target(mailbox), message=_message_record(message, mailbox.number)
+                )
+            if event == "call.missed":
+                missed_row = (
+                    await session.execute(
+                        select(MissedCall, Mailbox)
+                        .join(Mailbox, MissedCall.mailbox_id == Mailbox.id)
+                        .where(MissedCall.id == int(payload["missed_call_id"]))
+                    )
+                ).first()
+                if missed_row is None:
+                    return None
+                call, mailbox = missed_row
+                return EventSubject(
+                    event,
+                    _notify_target(mailbox),
+                    missed_call=_missed_call_record(call, mailbox.number),
+                )
+            if event == "message.deleted":
+                deleted_from = await session.get(Mailbox, int(payload["mailbox_id"]))
+                if deleted_from is None:
+                    return None
+                record = MessageRecord.from_json(payload["message"], deleted_from.id)
+                return EventSubject(event, _notify_target(deleted_from), message=record)
+        raise InvalidValue(f"unknown event {event!r}")
+
     # -- internals ----------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -469,6 +552,7 @@ class Store:
             data_bytes = await _blob_io(finish_orphaned_recording, wav_path, pending.codec)
             if data_bytes > 0 and data_bytes / BYTES_PER_SECOND >= mailbox.min_message_seconds:
                 session.add(_message(pending, data_bytes))
+                add_jobs(session, [_message_created(pending.id)])
                 await session.commit()
                 await asyncio.to_thread(sidecar.unlink, missing_ok=True)
                 log.info("recovered message %s for mailbox %s", pending.id, mailbox.number)
@@ -483,7 +567,7 @@ class Store:
                 )
             )
             if missed is None:
-                session.add(_missed_call(mailbox.id, pending.caller, pending.started_at))
+                await _add_missed_call(session, mailbox.id, pending.caller, pending.started_at)
                 await session.commit()
             await asyncio.to_thread(drop_files)
             return None
@@ -569,7 +653,7 @@ def _mailbox_record(mailbox: Mailbox, new: int, total: int) -> MailboxRecord:
         id=mailbox.id,
         number=mailbox.number,
         name=mailbox.name,
-        email=mailbox.email,
+        emails=validation.split_emails(mailbox.emails),
         has_pin=mailbox.pin_hash is not None,
         language=mailbox.language,
         timezone=mailbox.timezone,
@@ -580,6 +664,10 @@ def _mailbox_record(mailbox: Mailbox, new: int, total: int) -> MailboxRecord:
         warning_mode=mailbox.warning_mode,
         temporary_greeting_expires_at=mailbox.temporary_greeting_expires_at,
         greetings=tuple(sorted(g.kind for g in mailbox.greetings)),
+        attach_policy=mailbox.attach_policy,
+        audio_format=mailbox.audio_format,
+        sms_number=mailbox.sms_number,
+        notify_missed=mailbox.notify_missed,
         new_messages=int(new),
         total_messages=int(total),
         created_at=mailbox.created_at,
@@ -619,6 +707,61 @@ def _message(pending: PendingRecording, data_bytes: int) -> Message:
         codec=pending.codec,
         urgent=False,
         call_id=caller.call_id,
+    )
+
+
+def _message_created(message_id: uuid.UUID) -> NewJob:
+    return NewJob(
+        "event",
+        f"message.created:{message_id}",
+        {"event": "message.created", "message_id": str(message_id)},
+    )
+
+
+def _message_deleted(message: MessageRecord) -> NewJob:
+    return NewJob(
+        "event",
+        f"message.deleted:{message.id}",
+        {
+            "event": "message.deleted",
+            "mailbox_id": message.mailbox_id,
+            "message": message.to_json(),
+        },
+    )
+
+
+async def _add_missed_call(
+    session: AsyncSession, mailbox_id: int, caller: CallerInfo, at: dt.datetime
+) -> None:
+    """The missed call and its outbox event, in the caller's transaction."""
+    call = _missed_call(mailbox_id, caller, at)
+    session.add(call)
+    await session.flush()  # the event names the row's id
+    add_jobs(
+        session,
+        [
+            NewJob(
+                "event",
+                f"call.missed:{call.id}",
+                {"event": "call.missed", "missed_call_id": call.id},
+            )
+        ],
+    )
+
+
+def _notify_target(mailbox: Mailbox) -> NotifyTarget:
+    return NotifyTarget(
+        id=mailbox.id,
+        organization_id=mailbox.organization_id,
+        number=mailbox.number,
+        name=mailbox.name,
+        language=mailbox.language,
+        timezone=mailbox.timezone,
+        emails=validation.split_emails(mailbox.emails),
+        attach_policy=mailbox.attach_policy,
+        audio_format=mailbox.audio_format,
+        sms_number=mailbox.sms_number,
+        notify_missed=mailbox.notify_missed,
     )
 
 

@@ -8,13 +8,14 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
-from afterbeep.domain import WarningMode
+from afterbeep.domain import AttachPolicy, AudioFormat, WarningMode
 from afterbeep.store.errors import InvalidValue
 
 # Dialled digits, or a name for sip:sales@host; nothing that needs escaping in a SIP URI.
 _NUMBER = re.compile(r"[A-Za-z0-9+._-]{1,64}")
 _PIN = re.compile(r"[0-9]{4,16}")  # ASCII digits only: str.isdigit() accepts '²' and '٣'
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SMS_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
@@ -38,12 +39,58 @@ def name(value: object) -> str:
     return value.strip()
 
 
-def email(value: object) -> str | None:
-    if value is None:
-        return None
+def email(value: object) -> str:
     if not isinstance(value, str) or len(value) > 320 or not _EMAIL.fullmatch(value):
         raise InvalidValue(f"invalid e-mail address {value!r}")
     return value
+
+
+def split_emails(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def emails(value: object) -> str:
+    """A list of addresses, or one string of them separated by commas → the stored text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = split_emails(value)
+    if not isinstance(value, list | tuple):
+        raise InvalidValue(f"invalid e-mail addresses {value!r}")
+    checked = list(
+        dict.fromkeys(email(item.strip() if isinstance(item, str) else item) for item in value)
+    )
+    if len(checked) > 10:
+        raise InvalidValue("at most 10 e-mail addresses per mailbox")
+    return ", ".join(checked)
+
+
+def sms_number(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _SMS_NUMBER.fullmatch(value.replace(" ", "")):
+        raise InvalidValue(f"invalid SMS number {value!r}: use international form, e.g. +15550100")
+    return value.replace(" ", "")
+
+
+def choice(enum: type[AttachPolicy] | type[AudioFormat], what: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        try:
+            return enum(str(value))
+        except ValueError:
+            choices = ", ".join(member.value for member in enum)
+            raise InvalidValue(f"invalid {what} {value!r}: use one of {choices}") from None
+
+    return check
+
+
+def boolean(field: str) -> Callable[[object], bool]:
+    def check(value: object) -> bool:
+        if not isinstance(value, bool):
+            raise InvalidValue(f"{field} must be true or false")
+        return value
+
+    return check
 
 
 def language(value: object) -> str:
@@ -93,7 +140,11 @@ def aware_datetime(value: object) -> dt.datetime | None:
 # The mailbox columns an administrator may set, each with its check ("pin" is hashed apart).
 MAILBOX_FIELDS: dict[str, Callable[[Any], object]] = {
     "name": name,
-    "email": email,
+    "emails": emails,
+    "attach_policy": choice(AttachPolicy, "attach policy"),
+    "audio_format": choice(AudioFormat, "audio format"),
+    "sms_number": sms_number,
+    "notify_missed": boolean("notify_missed"),
     "language": language,
     "timezone": timezone,
     "max_message_seconds": integer("max_message_seconds", 1, 3600),

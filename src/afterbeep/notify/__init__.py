@@ -1,0 +1,1 @@
+"""Notifications: e-mail, SMS and webhooks, delivered from the store's durable outbox."""
