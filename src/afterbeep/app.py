@@ -8,6 +8,8 @@ import logging
 import signal
 import time
 
+import httpx
+
 from afterbeep.config import Settings
 from afterbeep.flows.deposit import Deposit, DepositOptions
 from afterbeep.flows.prompts import Prompts
@@ -16,6 +18,8 @@ from afterbeep.net.call import SipCall
 from afterbeep.net.http import HttpServer
 from afterbeep.net.media import MediaEngine
 from afterbeep.net.sip_transport import SipTransport
+from afterbeep.notify.deliver import Deliveries
+from afterbeep.notify.worker import RetryPolicy, Worker
 from afterbeep.sip.errors import SipSyntaxError
 from afterbeep.sip.sdp import AudioPlan, Media, SessionDescription, negotiate
 from afterbeep.sip.useragent import (
@@ -50,6 +54,7 @@ class Application:
         recovered = await self.store.recover()
         if recovered:
             log.info("recovered %d message(s) interrupted by a crash", len(recovered))
+        self._start_notifications()
         self.deposit = Deposit(
             self.store,
             Prompts(settings.data_dir / "prompts"),
@@ -75,6 +80,27 @@ class Application:
             *settings.rtp_ports, settings.data_dir,
         )  # fmt: skip
 
+    def _start_notifications(self) -> None:
+        notify = self.settings.notify
+        if not notify.smtp_host:
+            log.warning(
+                "no SMTP server configured (--smtp-host): e-mail notifications will fail "
+                "and wait in 'afterbeep jobs list --status failed'"
+            )
+        # No redirects: a webhook or SMS gateway answering 3xx is misconfigured, and
+        # following it could lead a request somewhere its owner did not choose.
+        self.http_client = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+        self.deliveries = Deliveries(self.store, notify, self.http_client)
+        self.worker = Worker(
+            self.store.jobs,
+            self.deliveries.handlers(),
+            concurrency=notify.workers,
+            lease=notify.lease,
+            retry=RetryPolicy(notify.retry_base, notify.retry_cap, notify.max_attempts),
+        )
+        self.store.on_new_jobs(self.worker.wake)
+        self.worker.start()
+
     async def stop(self) -> None:
         tasks = [call.task for call in self.calls.values() if call.task is not None]
         for task in tasks:
@@ -82,6 +108,8 @@ class Application:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.http.close()
         await self.sip.close()
+        await self.worker.close()
+        await self.http_client.aclose()
         await self.store.close()
 
     # ---- SIP events ------------------------------------------------------------------------

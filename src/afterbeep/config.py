@@ -28,6 +28,34 @@ def parse_port_range(value: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifySettings:
+    """E-mail, SMS, webhooks and the workers that deliver them."""
+
+    smtp_host: str | None = None  # None: e-mail notifications fail visibly until one is set
+    smtp_port: int = 25
+    smtp_security: str = "auto"  # auto (STARTTLS when offered) | none | starttls | tls
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "afterbeep@localhost"
+    smtp_timeout: float = 30.0
+    default_email: str | None = None  # gets what mailboxes without an address would get
+    duplicate_to_default: bool = False  # and, when set, a copy of every message notice
+    web_base_url: str | None = None  # e-mails link to {web_base_url}/messages/{id}
+    templates_dir: Path | None = None  # operator's templates, replacing bundled ones by name
+    phone_region: str = "US"  # how numbers without a country code are read
+    sms_provider: str = "none"  # none | webhook | twilio
+    sms_url: str | None = None  # the webhook provider's URL, or Twilio's API base URL
+    sms_token: str | None = None  # bearer token (webhook) or auth token (Twilio)
+    sms_account: str | None = None  # Twilio account SID
+    sms_from: str | None = None  # sender number or name
+    workers: int = 8  # deliveries in flight at once
+    retry_base: float = 5.0  # seconds before the first retry; doubles each time
+    retry_cap: float = 900.0  # longest wait between tries
+    max_attempts: int = 25  # then the job is failed (about 5 hours with the defaults)
+    lease: float = 30.0  # seconds a claimed job is held before another worker may take it
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path("afterbeep-data")
     sip_host: str = "0.0.0.0"
@@ -46,6 +74,7 @@ class Settings:
     reject_unknown_mailbox: bool = False  # True: 404 before answering; False: prompt, hang up
     answer_delay: float = 0.0  # seconds to ring before answering (lets a PBX still pick up)
     log_level: str = "INFO"
+    notify: NotifySettings = field(default_factory=NotifySettings)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -1,0 +1,132 @@
+"""The fan-out: which deliveries an event asks for, given a mailbox's channels (pure).
+
+A message notice goes to the mailbox's addresses (or the operator's default address when it
+has none, and a copy to the default address when duplicating), its SMS number and the
+webhooks that subscribed. A missed-call notice goes only to the called subscriber's own
+channels. A deletion is told to webhooks only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from afterbeep.domain import AttachPolicy
+from afterbeep.notify.content import EventKind, MailboxView, Notice
+from afterbeep.store.outbox import NewJob
+from afterbeep.store.records import EventSubject
+from afterbeep.store.webhooks import WebhookTarget
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    default_email: str | None = None
+    duplicate_to_default: bool = False
+    web_base_url: str | None = None
+
+
+def notice_for(subject: EventSubject, web_base_url: str | None = None) -> Notice:
+    mailbox = subject.mailbox
+    view = MailboxView(mailbox.number, mailbox.name, mailbox.language, mailbox.timezone)
+    event = EventKind(subject.event)
+    if subject.missed_call is not None:
+        call = subject.missed_call
+        return Notice(
+            event=event,
+            mailbox=view,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            called_number=call.called_number,
+            reason=call.reason,
+            at=call.at,
+        )
+    message = subject.message
+    assert message is not None, "an event is about a message or a missed call"
+    link = None
+    if web_base_url and event is not EventKind.MESSAGE_DELETED:
+        link = f"{web_base_url.rstrip('/')}/messages/{message.id}"
+    return Notice(
+        event=event,
+        mailbox=view,
+        caller_number=message.caller_number,
+        caller_name=message.caller_name,
+        called_number=message.called_number,
+        reason=message.reason,
+        at=message.received_at,
+        message_id=message.id,
+        duration_seconds=message.duration_seconds,
+        urgent=message.urgent,
+        web_url=link,
+    )
+
+
+def plan(
+    subject: EventSubject,
+    webhooks: Sequence[WebhookTarget],
+    policy: Policy,
+    event_key: str,
+) -> list[NewJob]:
+    """The delivery jobs for one event; their keys derive from ``event_key`` (idempotent)."""
+    notice = notice_for(subject, policy.web_base_url)
+    mailbox = subject.mailbox
+    payload = notice.to_json()
+    jobs: list[NewJob] = []
+    event = notice.event
+
+    if event is EventKind.MESSAGE_CREATED:
+        to, cc = list(mailbox.emails), []
+        if policy.default_email:
+            if not to:
+                to = [policy.default_email]
+            elif policy.duplicate_to_default and policy.default_email not in to:
+                cc = [policy.default_email]
+        assert subject.message is not None
+        if to:
+            jobs.append(
+                NewJob(
+                    "email",
+                    f"email:{event_key}",
+                    {
+                        "notice": payload,
+                        "to": to,
+                        "cc": cc,
+                        "attach": mailbox.attach_policy.value,
+                        "format": mailbox.audio_format.value,
+                        "audio_key": subject.message.audio_key,
+                    },
+                )
+            )
+    elif event is EventKind.CALL_MISSED and mailbox.notify_missed and mailbox.emails:
+        jobs.append(
+            NewJob(
+                "email",
+                f"email:{event_key}",
+                {
+                    "notice": payload,
+                    "to": list(mailbox.emails),
+                    "cc": [],
+                    "attach": AttachPolicy.NOTIFY.value,
+                    "format": mailbox.audio_format.value,
+                    "audio_key": None,
+                },
+            )
+        )
+
+    wants_sms = event is EventKind.MESSAGE_CREATED or (
+        event is EventKind.CALL_MISSED and mailbox.notify_missed
+    )
+    if wants_sms and mailbox.sms_number:
+        jobs.append(
+            NewJob("sms", f"sms:{event_key}", {"notice": payload, "to": mailbox.sms_number})
+        )
+
+    for webhook in webhooks:
+        if event.value in webhook.events:
+            jobs.append(
+                NewJob(
+                    "webhook",
+                    f"webhook:{webhook.id}:{event_key}",
+                    {"notice": payload, "webhook_id": webhook.id},
+                )
+            )
+    return jobs
