@@ -17,13 +17,15 @@ from typing import Any, TypeVar
 
 import click
 
-from afterbeep.config import Settings, parse_hostport, parse_port_range
+from afterbeep.config import NotifySettings, Settings, parse_hostport, parse_port_range
 from afterbeep.domain import AttachPolicy, AudioFormat, GreetingKind, WarningMode
 from afterbeep.store.db import parse_database_url
 from afterbeep.store.errors import StoreError
 from afterbeep.store.migrate import current_revision, upgrade_database
+from afterbeep.store.outbox import JobRecord, JobStatus
 from afterbeep.store.records import MailboxRecord, MessageRecord, MissedCallRecord
 from afterbeep.store.repository import MailboxChanges, MailboxOptions, Store
+from afterbeep.store.webhooks import WEBHOOK_EVENTS, WebhookRecord
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -520,6 +522,274 @@ def _missed_row(record: MissedCallRecord) -> list[str]:
     return [_when(record.at), record.mailbox, caller, record.reason.value]
 
 
+# -- notifications -----------------------------------------------------------------------------
+
+
+def _env_option(name: str, env: str, help_text: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(name, envvar=env, help=f"{help_text}  [env: {env}]", **kwargs)
+
+
+def _notify_options(command: F) -> F:
+    """The e-mail, SMS and delivery settings ``serve`` and ``notify test`` share."""
+    options = [
+        _env_option(
+            "--smtp-host", "AFTERBEEP_SMTP_HOST", "SMTP server for e-mail.", metavar="HOST"
+        ),
+        _env_option(
+            "--smtp-port", "AFTERBEEP_SMTP_PORT", "SMTP port.", type=int, default=25,
+            show_default=True,
+        ),
+        _env_option(
+            "--smtp-security", "AFTERBEEP_SMTP_SECURITY",
+            "auto: STARTTLS when offered; starttls: required; tls: implicit TLS (port 465).",
+            type=click.Choice(SMTP_SECURITY), default="auto", show_default=True,
+        ),
+        _env_option("--smtp-user", "AFTERBEEP_SMTP_USER", "SMTP login.", metavar="NAME"),
+        _env_option(
+            "--smtp-password", "AFTERBEEP_SMTP_PASSWORD", "SMTP password.", metavar="SECRET"
+        ),
+        _env_option(
+            "--smtp-from", "AFTERBEEP_SMTP_FROM", "Sender address.", metavar="ADDR",
+            default="afterbeep@localhost", show_default=True,
+        ),
+        _env_option(
+            "--default-email", "AFTERBEEP_DEFAULT_EMAIL",
+            "Gets the notices of mailboxes without an address.", metavar="ADDR",
+        ),
+        _env_option(
+            "--duplicate-to-default/--no-duplicate-to-default", "AFTERBEEP_DUPLICATE_TO_DEFAULT",
+            "Copy every message notice to the default address.", default=False,
+        ),
+        _env_option(
+            "--web-url", "AFTERBEEP_WEB_URL", "Base URL of the web UI, for links in e-mails.",
+            metavar="URL",
+        ),
+        _env_option(
+            "--email-templates", "AFTERBEEP_EMAIL_TEMPLATES",
+            "Folder of e-mail templates replacing the bundled ones by name.",
+            type=click.Path(file_okay=False, exists=True, path_type=Path),
+        ),
+        _env_option(
+            "--phone-region", "AFTERBEEP_PHONE_REGION",
+            "Country of numbers dialled without a country code.", default="US",
+            show_default=True, metavar="CC",
+        ),
+        _env_option(
+            "--sms-provider", "AFTERBEEP_SMS_PROVIDER", "How SMS are sent.",
+            type=click.Choice(["none", "webhook", "twilio"]), default="none", show_default=True,
+        ),
+        _env_option(
+            "--sms-url", "AFTERBEEP_SMS_URL",
+            "The webhook provider's URL, or Twilio's API base URL.", metavar="URL",
+        ),
+        _env_option(
+            "--sms-token", "AFTERBEEP_SMS_TOKEN", "Bearer token (webhook) or auth token (Twilio).",
+            metavar="SECRET",
+        ),
+        _env_option("--sms-account", "AFTERBEEP_SMS_ACCOUNT", "Twilio account SID.", metavar="SID"),
+        _env_option(
+            "--sms-from", "AFTERBEEP_SMS_FROM", "SMS sender number or name.", metavar="FROM"
+        ),
+        _env_option(
+            "--retry-base", "AFTERBEEP_RETRY_BASE", "Seconds before a delivery's first retry.",
+            type=click.FloatRange(min=0.01), default=5.0, show_default=True,
+        ),
+        _env_option(
+            "--retry-cap", "AFTERBEEP_RETRY_CAP", "Longest wait between retries, in seconds.",
+            type=click.FloatRange(min=0.01), default=900.0, show_default=True,
+        ),
+        _env_option(
+            "--max-attempts", "AFTERBEEP_MAX_ATTEMPTS", "Tries before a delivery is failed.",
+            type=click.IntRange(min=1), default=25, show_default=True,
+        ),
+        _env_option(
+            "--job-lease", "AFTERBEEP_JOB_LEASE",
+            "Seconds before another worker takes over a dead worker's delivery.",
+            type=click.FloatRange(min=0.5), default=30.0, show_default=True,
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+SMTP_SECURITY = ("auto", "none", "starttls", "tls")
+
+
+def _notify_settings(options: dict[str, Any]) -> NotifySettings:
+    return NotifySettings(
+        smtp_host=options["smtp_host"] or None,
+        smtp_port=options["smtp_port"],
+        smtp_security=options["smtp_security"],
+        smtp_username=options["smtp_user"] or None,
+        smtp_password=options["smtp_password"] or None,
+        smtp_from=options["smtp_from"],
+        default_email=options["default_email"] or None,
+        duplicate_to_default=options["duplicate_to_default"],
+        web_base_url=options["web_url"] or None,
+        templates_dir=options["email_templates"],
+        phone_region=options["phone_region"].upper(),
+        sms_provider=options["sms_provider"],
+        sms_url=options["sms_url"] or None,
+        sms_token=options["sms_token"] or None,
+        sms_account=options["sms_account"] or None,
+        sms_from=options["sms_from"] or None,
+        retry_base=options["retry_base"],
+        retry_cap=options["retry_cap"],
+        max_attempts=options["max_attempts"],
+        lease=options["job_lease"],
+    )
+
+
+@main.group()
+def notify() -> None:
+    """Check the notification channels."""
+
+
+@notify.command("test")
+@click.argument("address")
+@_notify_options
+def notify_test(address: str, **options: Any) -> None:
+    """Send a test e-mail to ADDRESS; print the server's reply or the exact error."""
+    from afterbeep.notify.content import DeliveryError
+    from afterbeep.notify.deliver import message_id_for
+    from afterbeep.notify.email import compose_test_email
+    from afterbeep.notify.smtp import send_email
+
+    settings = _notify_settings(options)
+    message = compose_test_email(
+        sender=settings.smtp_from,
+        to=[address],
+        message_id=message_id_for(
+            f"test:{dt.datetime.now(dt.UTC).isoformat()}", settings.smtp_from
+        ),
+    )
+    try:
+        reply = asyncio.run(send_email(settings, message))
+    except DeliveryError as exc:
+        raise _fail(f"not sent: {exc}") from None
+    click.echo(f"sent to {address} via {settings.smtp_host}:{settings.smtp_port}: {reply}")
+
+
+# -- jobs --------------------------------------------------------------------------------------
+
+
+@main.group()
+def jobs() -> None:
+    """The outbox: notifications waiting, delivered or failed."""
+
+
+@jobs.command("list")
+@click.option(
+    "--status", type=click.Choice([status.value for status in JobStatus]), help="Only these."
+)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def jobs_list(ctx: _Context, status: str | None, limit: int, as_json: bool) -> None:
+    """List jobs, newest first, with the last error of each."""
+    chosen = None if status is None else JobStatus(status)
+    records = _with_store(ctx, lambda store: store.jobs.records(chosen, limit))
+    if as_json:
+        _echo_json([record.to_json() for record in records])
+        return
+    if not records:
+        click.echo("no jobs")
+        return
+    _echo_table(
+        ("ID", "KIND", "STATUS", "TRIES", "NEXT/DONE (UTC)", "KEY", "LAST ERROR"),
+        [_job_row(record) for record in records],
+    )
+
+
+def _job_row(record: JobRecord) -> list[str]:
+    when = record.finished_at if record.finished_at is not None else record.run_after
+    return [
+        str(record.id),
+        record.kind,
+        record.status.value,
+        str(record.attempts),
+        _when(when),
+        record.key,
+        record.last_error or "-",
+    ]
+
+
+@jobs.command("retry")
+@click.argument("job_ids", metavar="[ID]...", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Retry every failed job.")
+@click.pass_obj
+def jobs_retry(ctx: _Context, job_ids: tuple[int, ...], all_failed: bool) -> None:
+    """Make failed jobs due again now, with fresh attempts (a running server picks them up)."""
+    if bool(job_ids) == all_failed:
+        raise _fail("give job IDs or --all-failed")
+    ids = None if all_failed else list(job_ids)
+    retried = _with_store(ctx, lambda store: store.jobs.retry(ids))
+    if ids is not None and (missing := sorted(set(ids) - set(retried))):
+        click.echo(f"not failed (or no such job): {', '.join(map(str, missing))}", err=True)
+    click.echo(f"retrying {len(retried)} job(s)")
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+@main.group()
+def webhook() -> None:
+    """HTTP endpoints told about new messages, deletions and missed calls."""
+
+
+@webhook.command("add")
+@click.argument("url")
+@click.option("--mailbox", "mailbox_number", metavar="NUMBER", help="Only this mailbox's events.")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    type=click.Choice(WEBHOOK_EVENTS),
+    help="Subscribe to this event (repeatable; default: all).",
+)
+@click.option("--secret", help="Signing secret (default: a new random one, printed once).")
+@click.pass_obj
+def webhook_add(
+    ctx: _Context, url: str, mailbox_number: str | None, events: tuple[str, ...], secret: str | None
+) -> None:
+    """Send signed JSON events to URL."""
+    record, signing_secret = _with_store(
+        ctx,
+        lambda store: store.webhooks.add(url, mailbox_number, events or WEBHOOK_EVENTS, secret),
+    )
+    click.echo(f"added webhook {record.id} → {record.url} ({', '.join(record.events)})")
+    click.echo(f"signing secret: {signing_secret}")
+
+
+@webhook.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def webhook_list(ctx: _Context, as_json: bool) -> None:
+    """List webhooks (their secrets are not shown)."""
+    records = _with_store(ctx, lambda store: store.webhooks.records())
+    if as_json:
+        _echo_json([record.to_json() for record in records])
+        return
+    if not records:
+        click.echo("no webhooks")
+        return
+    _echo_table(("ID", "URL", "MAILBOX", "EVENTS"), [_webhook_row(r) for r in records])
+
+
+def _webhook_row(record: WebhookRecord) -> list[str]:
+    return [str(record.id), record.url, record.mailbox or "(all)", ", ".join(record.events)]
+
+
+@webhook.command("remove")
+@click.argument("webhook_id", metavar="ID", type=int)
+@click.pass_obj
+def webhook_remove(ctx: _Context, webhook_id: int) -> None:
+    """Remove webhook ID."""
+    _with_store(ctx, lambda store: store.webhooks.remove(webhook_id))
+    click.echo(f"removed webhook {webhook_id}")
+
+
 # -- serve -------------------------------------------------------------------------------------
 
 
@@ -594,9 +864,11 @@ def _hostport(option: str, value: str, default_port: int) -> tuple[str, int]:
     show_default=True,
     help="[env: AFTERBEEP_LOG_LEVEL]",
 )
+@_notify_options
 @click.pass_obj
 def serve(
     ctx: _Context,
+    /,
     sip_listen: str,
     http_listen: str,
     external_address: str | None,
@@ -605,6 +877,7 @@ def serve(
     reject_unknown: bool,
     answer_delay: float,
     log_level: str,
+    **notify_options: Any,
 ) -> None:
     """Run the voicemail server (SIP, RTP, HTTP) until interrupted."""
     sip_host, sip_port = _hostport("--sip-listen", sip_listen, 5060)
@@ -626,6 +899,7 @@ def serve(
         reject_unknown_mailbox=reject_unknown,
         answer_delay=answer_delay,
         log_level=log_level.upper(),
+        notify=_notify_settings(notify_options),
     )
     # Imported here: the admin commands need none of the network stack.
     from afterbeep.app import run
@@ -634,5 +908,5 @@ def serve(
         run(settings)
     except StoreError as exc:
         raise _fail(str(exc)) from None
-    except OSError as exc:  # an address in use, a data folder we may not write
+    except (OSError, ValueError) as exc:  # an address in use, a broken template folder
         raise _fail(f"cannot serve: {exc}") from None
