@@ -425,6 +425,7 @@ def running_server(
     rtp_ports: tuple[int, int] = (20000, 40000),
     log_level: str = "info",
     start_timeout: float = 30.0,
+    server_args: Sequence[str] = (),
 ) -> Iterator[Server]:
     """A server on free loopback ports with its data in a new folder under ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -442,6 +443,7 @@ def running_server(
         "--http-listen", f"{HOST}:{http_port}",
         "--rtp-ports", f"{rtp_ports[0]}-{rtp_ports[1]}",
         "--log-level", log_level,
+        *server_args,
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(

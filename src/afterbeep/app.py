@@ -98,6 +98,8 @@ class Application:
             lease=notify.lease,
             retry=RetryPolicy(notify.retry_base, notify.retry_cap, notify.max_attempts),
         )
+        self.deliveries.start()
+        self.store.fan_out = self.deliveries.plan
         self.store.on_new_jobs(self.worker.wake)
         self.worker.start()
 
@@ -109,6 +111,7 @@ class Application:
         await self.http.close()
         await self.sip.close()
         await self.worker.close()
+        await self.deliveries.close()
         await self.http_client.aclose()
         await self.store.close()
 

@@ -11,8 +11,11 @@ Job kinds:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import multiprocessing
+import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -22,9 +25,9 @@ import httpx
 from afterbeep.config import NotifySettings
 from afterbeep.domain import AttachPolicy, AudioFormat
 from afterbeep.notify import planner
-from afterbeep.notify.attachment import Attachment, make_attachment
 from afterbeep.notify.content import DeliveryError, Notice
-from afterbeep.notify.email import EmailTemplates, TemplateError, compose_email
+from afterbeep.notify.email import EmailTemplates, TemplateError
+from afterbeep.notify.render import EmailRequest, render_email, warm_up
 from afterbeep.notify.sms import (
     SmsProvider,
     TwilioSmsProvider,
@@ -37,7 +40,9 @@ from afterbeep.notify.webhooks import deliver_webhook, webhook_body
 from afterbeep.notify.worker import Handler
 from afterbeep.store.errors import NotFound
 from afterbeep.store.outbox import ClaimedJob, NewJob
+from afterbeep.store.records import EventSubject
 from afterbeep.store.repository import Store
+from afterbeep.store.webhooks import WebhookTarget
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +80,25 @@ class Deliveries:
         self.store = store
         self.settings = settings
         self.client = client
+        # Built once here so that a broken template folder fails at start-up.
         self.templates = templates or EmailTemplates(settings.templates_dir)
         self.sms = sms_provider(settings, client)
+        self._renderers: concurrent.futures.ProcessPoolExecutor | None = None
         self.policy = planner.Policy(
             default_email=settings.default_email,
             duplicate_to_default=settings.duplicate_to_default,
             web_base_url=settings.web_base_url,
         )
+
+    def start(self) -> None:
+        """Start the rendering processes now: the first takes about a second to import."""
+        templates = self.settings.templates_dir
+        self._renderer().submit(warm_up, None if templates is None else str(templates))
+
+    async def close(self) -> None:
+        if self._renderers is not None:
+            await asyncio.to_thread(self._renderers.shutdown, cancel_futures=True)
+            self._renderers = None
 
     def handlers(self) -> Mapping[str, Handler]:
         return {
@@ -100,54 +117,69 @@ class Deliveries:
         webhooks = await self.store.webhooks.for_mailbox(
             subject.mailbox.id, subject.mailbox.organization_id
         )
-        return planner.plan(subject, webhooks, self.policy, job.key)
+        return self.plan(subject, webhooks, job.key)
+
+    def plan(
+        self, subject: EventSubject, webhooks: Sequence[WebhookTarget], event_key: str
+    ) -> list[NewJob]:
+        """The store's ``fan_out``: deliveries queued with the event's own commit."""
+        return planner.plan(subject, webhooks, self.policy, event_key)
 
     async def email(self, job: ClaimedJob) -> Sequence[NewJob]:
         payload = job.payload
         notice = Notice.from_json(payload["notice"])
         policy = AttachPolicy(payload["attach"])
-        attachment = None
+        audio = None
         if policy is not AttachPolicy.NOTIFY and payload.get("audio_key"):
-            attachment = await self._attachment(
-                payload["audio_key"], AudioFormat(payload["format"]), notice
-            )
+            try:
+                audio = await self.store.read_audio(payload["audio_key"])
+            except NotFound:  # deleted (on the web, say) before the mail went: send without
+                log.info("message %s is gone: e-mail without its audio", notice.message_id)
         sender = self.settings.smtp_from
+        to, cc = tuple(payload["to"]), tuple(payload.get("cc", ()))
+        templates = self.settings.templates_dir
+        request = EmailRequest(
+            notice=payload["notice"],
+            sender=sender,
+            to=to,
+            cc=cc,
+            message_id=message_id_for(job.key, sender),
+            region=self.settings.phone_region,
+            templates_dir=None if templates is None else str(templates),
+            audio=audio,
+            audio_format=AudioFormat(payload["format"]),
+            attachment_name=f"voicemail-{notice.mailbox.number}-{notice.at:%Y%m%d-%H%M%S}",
+        )
         try:
-            message = compose_email(
-                notice,
-                sender=sender,
-                to=payload["to"],
-                cc=payload.get("cc", []),
-                message_id=message_id_for(job.key, sender),
-                templates=self.templates,
-                region=self.settings.phone_region,
-                attachment=attachment,
+            rendered = await asyncio.get_running_loop().run_in_executor(
+                self._renderer(), render_email, request
             )
         except TemplateError as exc:  # an operator's template: fixing it and retrying helps
             raise DeliveryError(str(exc)) from None
-        reply = await send_email(self.settings, message)
-        log.info("e-mail %s to %s accepted: %s", job.key, ", ".join(payload["to"]), reply)
-        if policy is AttachPolicy.ATTACH_DELETE and attachment is not None:
+        except concurrent.futures.BrokenExecutor as exc:  # a rendering process died
+            self._renderers = None
+            raise DeliveryError(f"e-mail rendering failed: {exc}") from None
+        if rendered.problem:
+            log.warning(
+                "message %s: %s; e-mail without its audio", notice.message_id, rendered.problem
+            )
+        reply = await send_email(self.settings, rendered.data, sender, [*to, *cc])
+        log.info("e-mail %s to %s accepted: %s", job.key, ", ".join(to), reply)
+        if policy is AttachPolicy.ATTACH_DELETE and rendered.attached:
             assert notice.message_id is not None
             message_id = str(notice.message_id)
             return [NewJob("delete", f"delete:{message_id}", {"message_id": message_id})]
         return ()
 
-    async def _attachment(
-        self, audio_key: str, fmt: AudioFormat, notice: Notice
-    ) -> Attachment | None:
-        try:
-            audio = await self.store.read_audio(audio_key)
-        except NotFound:  # deleted (on the web, say) before the mail went: say so without it
-            log.info("message %s is gone: e-mail without its audio", notice.message_id)
-            return None
-        when = notice.at.strftime("%Y%m%d-%H%M%S")
-        name = f"voicemail-{notice.mailbox.number}-{when}"
-        try:
-            return await asyncio.to_thread(make_attachment, audio, fmt, name)
-        except ValueError as exc:
-            log.warning("message %s: %s; e-mail without its audio", notice.message_id, exc)
-            return None
+    def _renderer(self) -> concurrent.futures.ProcessPoolExecutor:
+        """Processes that render e-mails (see ``render``): off the event loop and its GIL."""
+        if self._renderers is None:
+            self._renderers = concurrent.futures.ProcessPoolExecutor(
+                max_workers=max(1, (os.cpu_count() or 2) - 1),
+                # Not fork: this process has threads (SQLite, the loop's executor).
+                mp_context=multiprocessing.get_context("forkserver"),
+            )
+        return self._renderers
 
     async def send_sms(self, job: ClaimedJob) -> None:
         if self.sms is None:

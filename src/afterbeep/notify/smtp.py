@@ -8,6 +8,7 @@ as a ``DeliveryError`` that is permanent for 5xx replies and transient for every
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -18,8 +19,16 @@ from afterbeep.notify.content import DeliveryError
 SECURITY_MODES = ("auto", "none", "starttls", "tls")
 
 
-async def send_email(settings: NotifySettings, message: EmailMessage) -> str:
-    """Hand ``message`` to the server; its reply (e.g. ``250 OK queued as …``)."""
+async def send_email(
+    settings: NotifySettings,
+    message: EmailMessage | bytes,
+    sender: str | None = None,
+    recipients: Sequence[str] | None = None,
+) -> str:
+    """Hand ``message`` to the server; its reply (e.g. ``250 OK queued as …``).
+
+    A message given as bytes needs its envelope ``sender`` and ``recipients``.
+    """
     if not settings.smtp_host:
         raise DeliveryError(
             "no SMTP server configured (--smtp-host / AFTERBEEP_SMTP_HOST)", permanent=True
@@ -31,6 +40,8 @@ async def send_email(settings: NotifySettings, message: EmailMessage) -> str:
     try:
         errors, reply = await aiosmtplib.send(
             message,
+            sender=sender,
+            recipients=recipients,
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username or None,

@@ -104,8 +104,7 @@ class Worker:
                 except StoreError as exc:
                     log.warning("cannot claim jobs: %s", exc)
             for job in claimed:
-                task = asyncio.get_running_loop().create_task(self._run(job))
-                self._running[job.id] = (job, task)
+                self._spawn(job)
             now = time.monotonic()
             if now - last_heartbeat >= self.lease.total_seconds() / 3:
                 last_heartbeat = now
@@ -118,6 +117,10 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll)
 
+    def _spawn(self, job: ClaimedJob) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(job))
+        self._running[job.id] = (job, task)
+
     async def _run(self, job: ClaimedJob) -> None:
         started = time.monotonic()
         try:
@@ -125,11 +128,14 @@ class Worker:
             if handler is None:
                 raise DeliveryError(f"no handler for jobs of kind {job.kind!r}", permanent=True)
             follow_ups = await handler(job) or ()
-            if await self.jobs.finish(job, follow_ups):
+            claimed = await self.jobs.finish_and_claim(job, follow_ups, self.lease)
+            if claimed is None:
+                log.warning("job %s finished after its lease was taken over", job.key)
+            else:
                 self.delivered += 1
                 log.debug("job %s done in %.0f ms", job.key, 1000 * (time.monotonic() - started))
-            else:
-                log.warning("job %s finished after its lease was taken over", job.key)
+                for follow_up in claimed:  # an event's deliveries: run them now, no new claim
+                    self._spawn(follow_up)
         except asyncio.CancelledError:
             raise
         except DeliveryError as exc:

@@ -19,14 +19,17 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterbeep.store.models import Job, utcnow
 
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+# Core statements on the table: the worker's hot path needs none of the ORM's bookkeeping.
+JOBS = cast(Table, Job.__table__)
 
 
 class JobStatus(StrEnum):
@@ -101,28 +104,28 @@ async def claim(
     """Take up to ``limit`` due jobs (and running ones whose lease lapsed); commits."""
     token = str(uuid.uuid4())
     due = (
-        select(Job.id)
+        select(JOBS.c.id)
         .where(
             or_(
-                (Job.status == JobStatus.PENDING.value) & (Job.run_after <= now),
-                (Job.status == JobStatus.RUNNING.value) & (Job.locked_until < now),
+                (JOBS.c.status == JobStatus.PENDING.value) & (JOBS.c.run_after <= now),
+                (JOBS.c.status == JobStatus.RUNNING.value) & (JOBS.c.locked_until < now),
             )
         )
-        .order_by(Job.run_after, Job.id)
+        .order_by(JOBS.c.run_after, JOBS.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
     )
     rows = (
         await session.execute(
-            update(Job)
-            .where(Job.id.in_(due.scalar_subquery()))
+            update(JOBS)
+            .where(JOBS.c.id.in_(due.scalar_subquery()))
             .values(
                 status=JobStatus.RUNNING.value,
                 lock_token=token,
                 locked_until=now + lease,
-                attempts=Job.attempts + 1,
+                attempts=JOBS.c.attempts + 1,
             )
-            .returning(Job.id, Job.kind, Job.key, Job.payload, Job.attempts)
+            .returning(JOBS.c.id, JOBS.c.kind, JOBS.c.key, JOBS.c.payload, JOBS.c.attempts)
         )
     ).all()
     await session.commit()
@@ -145,8 +148,8 @@ async def extend(
     """Renew the lease of jobs still being worked on; commits."""
     for job in jobs:
         await session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.lock_token == job.token)
+            update(JOBS)
+            .where(JOBS.c.id == job.id, JOBS.c.lock_token == job.token)
             .values(locked_until=now + lease)
         )
     await session.commit()
@@ -155,8 +158,8 @@ async def extend(
 async def mark_done(session: AsyncSession, job: ClaimedJob, now: dt.datetime) -> bool:
     """Within the caller's transaction; False when the claim was lost (do not commit then)."""
     result = await session.execute(
-        update(Job)
-        .where(Job.id == job.id, Job.lock_token == job.token)
+        update(JOBS)
+        .where(JOBS.c.id == job.id, JOBS.c.lock_token == job.token)
         .values(
             status=JobStatus.DONE.value,
             lock_token=None,
@@ -178,8 +181,8 @@ async def mark_failed(
     """Back to pending until ``retry_at``, or failed for good when it is None; commits."""
     final = retry_at is None
     result = await session.execute(
-        update(Job)
-        .where(Job.id == job.id, Job.lock_token == job.token)
+        update(JOBS)
+        .where(JOBS.c.id == job.id, JOBS.c.lock_token == job.token)
         .values(
             status=(JobStatus.FAILED if final else JobStatus.PENDING).value,
             run_after=now if retry_at is None else retry_at,
@@ -204,7 +207,7 @@ async def list_jobs(
 
 
 async def count_jobs(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
+    rows = await session.execute(select(JOBS.c.status, func.count()).group_by(JOBS.c.status))
     counts = {status.value: 0 for status in JobStatus}
     counts.update({status: int(count) for status, count in rows})
     return counts
@@ -213,13 +216,13 @@ async def count_jobs(session: AsyncSession) -> dict[str, int]:
 async def retry(session: AsyncSession, ids: Sequence[int] | None, now: dt.datetime) -> list[int]:
     """Make failed jobs (those in ``ids``, or all) due now with fresh attempts; commits."""
     query = (
-        update(Job)
-        .where(Job.status == JobStatus.FAILED.value)
+        update(JOBS)
+        .where(JOBS.c.status == JobStatus.FAILED.value)
         .values(status=JobStatus.PENDING.value, attempts=0, run_after=now, finished_at=None)
-        .returning(Job.id)
+        .returning(JOBS.c.id)
     )
     if ids is not None:
-        query = query.where(Job.id.in_(list(ids)))
+        query = query.where(JOBS.c.id.in_(list(ids)))
     retried = sorted(await session.scalars(query))
     await session.commit()
     return retried
@@ -228,35 +231,52 @@ async def retry(session: AsyncSession, ids: Sequence[int] | None, now: dt.dateti
 async def purge_done(session: AsyncSession, before: dt.datetime) -> int:
     """Forget finished jobs older than ``before``; commits."""
     result = await session.execute(
-        delete(Job).where(Job.status == JobStatus.DONE.value, Job.finished_at < before)
+        delete(JOBS).where(JOBS.c.status == JobStatus.DONE.value, JOBS.c.finished_at < before)
     )
     await session.commit()
     return _rowcount(result)
 
 
-async def insert_ignoring_duplicates(session: AsyncSession, jobs: Sequence[NewJob]) -> None:
-    """Queue ``jobs`` unless a job with the same key exists (a fan-out that is run twice)."""
+async def insert_ignoring_duplicates(
+    session: AsyncSession,
+    jobs: Sequence[NewJob],
+    now: dt.datetime,
+    claim_for: tuple[str, dt.timedelta] | None = None,
+) -> list[ClaimedJob]:
+    """Queue ``jobs`` unless a job with the same key exists (a fan-out that is run twice).
+
+    With ``claim_for`` (token, lease) they are inserted already claimed, for the caller to run
+    at once without another round trip; returned as such.
+    """
     if not jobs:
-        return
+        return []
     keys = [job.key for job in jobs]
-    existing = set(await session.scalars(select(Job.key).where(Job.key.in_(keys))))
-    fresh = [job for job in jobs if job.key not in existing]
-    if fresh:
-        now = utcnow()
-        await session.execute(
-            insert(Job),
-            [
-                {
-                    "kind": job.kind,
-                    "key": job.key,
-                    "payload": json.dumps(job.payload, separators=(",", ":")),
-                    "status": JobStatus.PENDING.value,
-                    "attempts": 0,
-                    "run_after": now,
-                }
-                for job in fresh
-            ],
-        )
+    existing = set(await session.scalars(select(JOBS.c.key).where(JOBS.c.key.in_(keys))))
+    claimed: list[ClaimedJob] = []
+    for job in jobs:
+        if job.key in existing:
+            continue
+        payload = json.dumps(job.payload, separators=(",", ":"))
+        values: dict[str, Any] = {
+            "kind": job.kind,
+            "key": job.key,
+            "payload": payload,
+            "status": JobStatus.PENDING.value,
+            "attempts": 0,
+            "run_after": now,
+        }
+        if claim_for is not None:
+            token, lease = claim_for
+            values.update(
+                status=JobStatus.RUNNING.value,
+                attempts=1,
+                lock_token=token,
+                locked_until=now + lease,
+            )
+        job_id = await session.scalar(insert(JOBS).values(values).returning(JOBS.c.id))
+        if claim_for is not None and job_id is not None:
+            claimed.append(ClaimedJob(job_id, job.kind, job.key, job.payload, 1, claim_for[0]))
+    return claimed
 
 
 def _rowcount(result: Any) -> int:
@@ -294,13 +314,25 @@ class JobQueue:
 
     async def finish(self, job: ClaimedJob, follow_ups: Sequence[NewJob] = ()) -> bool:
         """Done, queueing ``follow_ups`` atomically with it; False when the claim was lost."""
+        return await self.finish_and_claim(job, follow_ups) is not None
+
+    async def finish_and_claim(
+        self, job: ClaimedJob, follow_ups: Sequence[NewJob], lease: dt.timedelta | None = None
+    ) -> list[ClaimedJob] | None:
+        """Done, queueing ``follow_ups`` atomically; None when the claim was lost.
+
+        With a ``lease`` the follow-ups come back claimed by the caller (under the finished
+        job's token), so a worker runs an event's deliveries without claiming them again.
+        """
+        now = utcnow()
         async with self._session() as session:
-            if not await mark_done(session, job, utcnow()):
+            if not await mark_done(session, job, now):
                 await session.rollback()
-                return False
-            await insert_ignoring_duplicates(session, follow_ups)
+                return None
+            claim_for = None if lease is None else (job.token, lease)
+            claimed = await insert_ignoring_duplicates(session, follow_ups, now, claim_for)
             await session.commit()
-            return True
+            return claimed
 
     async def fail(self, job: ClaimedJob, error: str, retry_at: dt.datetime | None) -> bool:
         async with self._session() as session:

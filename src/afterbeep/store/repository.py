@@ -63,7 +63,7 @@ from afterbeep.store.records import (
     MissedCallRecord,
     NotifyTarget,
 )
-from afterbeep.store.webhooks import Webhooks
+from afterbeep.store.webhooks import Webhooks, WebhookTarget, targets_for
 
 if TYPE_CHECKING:
     from afterbeep.flows.ports import MessageStore, RecordingSink
@@ -71,6 +71,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
+
+# Turns an event into its delivery jobs (the notifications' planner, given by the composition
+# root): called inside the transaction that commits the event.
+FanOut = Callable[[EventSubject, Sequence[WebhookTarget], str], list[NewJob]]
 T = TypeVar("T")
 
 DEFAULT_ORGANIZATION = "default"
@@ -113,9 +117,16 @@ class Store:
         # was most of the cost of a call setup. Changes made through this Store clear it;
         # changes made by another process (the CLI, another node) show within PROFILE_TTL.
         self._profiles: dict[str, tuple[float, MailboxProfile | None]] = {}
+        self._serial: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         self.jobs = JobQueue(self._session)
         self.webhooks = Webhooks(self._session, self._default_organization)
         self._job_listeners: list[Callable[[], None]] = []
+        # With a planner set, an event's deliveries are queued in the transaction that commits
+        # it: no separate fan-out job, which cost four more transactions per message. Without
+        # one (the CLI), the event itself is queued and a server's worker fans it out.
+        self.fan_out: FanOut | None = None
 
     @classmethod
     async def open(cls, url: str, data_dir: Path) -> Store:
@@ -194,8 +205,9 @@ class Store:
         pending = recording.pending
         try:
             async with self._session() as session:
-                session.add(_message(pending, recording.bytes_written))
-                add_jobs(session, [_message_created(pending.id)])
+                message = _message(pending, recording.bytes_written)
+                session.add(message)
+                await self._queue_event(session, _message_created(pending.id), message=message)
                 await session.commit()
         except StoreError:
             # The foreign key fails when the mailbox was removed while the caller spoke.
@@ -218,7 +230,7 @@ class Store:
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
     ) -> None:
         async with self._session() as session:
-            await _add_missed_call(session, mailbox.id, caller, at)
+            await self._add_missed_call(session, mailbox.id, caller, at)
             await session.commit()
         self._jobs_added()
 
@@ -430,7 +442,7 @@ class Store:
             deleted = await session.execute(delete(Message).where(Message.id == message.id))
             if not getattr(deleted, "rowcount", 0):
                 raise NotFound(f"no message {message.id}")
-            add_jobs(session, [_message_deleted(message)])
+            await self._queue_event(session, _message_deleted(message), record=message)
             await session.commit()
         self._jobs_added()
         await self._delete_blobs([message.audio_key])
@@ -483,9 +495,15 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose database errors reach the caller as ``StoreError``."""
+        """A session whose database errors reach the caller as ``StoreError``.
+
+        On SQLite one session runs at a time: SQLite has one writer, and connections that
+        contend for it wait in its busy handler, which sleeps up to 100 ms a turn (a probe
+        here: 27 notifications a second with 8 workers contending, far more in turn).
+        Never open a session while holding one.
+        """
         try:
-            async with self._sessions() as session:
+            async with self._serial, self._sessions() as session:
                 yield session
         except StoreError:
             raise
@@ -523,6 +541,47 @@ class Store:
 
         await asyncio.to_thread(delete_all)
 
+    async def _queue_event(
+        self,
+        session: AsyncSession,
+        event: NewJob,
+        *,
+        message: Message | None = None,
+        record: MessageRecord | None = None,
+        missed_call: MissedCall | None = None,
+    ) -> None:
+        """Queue the event's deliveries (or the event itself) in the caller's transaction."""
+        if self.fan_out is None:
+            add_jobs(session, [event])
+            return
+        mailbox_id = next(x.mailbox_id for x in (message, record, missed_call) if x is not None)
+        mailbox = await session.get(Mailbox, mailbox_id)
+        if mailbox is None:  # removed meanwhile: the commit fails on its foreign key anyway
+            add_jobs(session, [event])
+            return
+        subject = EventSubject(
+            str(event.payload["event"]),
+            _notify_target(mailbox),
+            message=record if message is None else _message_record(message, mailbox.number),
+            missed_call=None
+            if missed_call is None
+            else _missed_call_record(missed_call, mailbox.number),
+        )
+        webhooks = await targets_for(session, mailbox.id, mailbox.organization_id)
+        add_jobs(session, self.fan_out(subject, webhooks, event.key))
+
+    async def _add_missed_call(
+        self, session: AsyncSession, mailbox_id: int, caller: CallerInfo, at: dt.datetime
+    ) -> None:
+        """The missed call and its notifications, in the caller's transaction."""
+        call = _missed_call(mailbox_id, caller, at)
+        session.add(call)
+        await session.flush()  # the event names the row's id
+        event = NewJob(
+            "event", f"call.missed:{call.id}", {"event": "call.missed", "missed_call_id": call.id}
+        )
+        await self._queue_event(session, event, missed_call=call)
+
     async def _mailbox_is_gone(self, pending: PendingRecording) -> bool:
         async with self._session() as session:
             number = await session.scalar(
@@ -551,8 +610,9 @@ class Store:
                 return None
             data_bytes = await _blob_io(finish_orphaned_recording, wav_path, pending.codec)
             if data_bytes > 0 and data_bytes / BYTES_PER_SECOND >= mailbox.min_message_seconds:
-                session.add(_message(pending, data_bytes))
-                add_jobs(session, [_message_created(pending.id)])
+                message = _message(pending, data_bytes)
+                session.add(message)
+                await self._queue_event(session, _message_created(pending.id), message=message)
                 await session.commit()
                 await asyncio.to_thread(sidecar.unlink, missing_ok=True)
                 log.info("recovered message %s for mailbox %s", pending.id, mailbox.number)
@@ -567,7 +627,7 @@ class Store:
                 )
             )
             if missed is None:
-                await _add_missed_call(session, mailbox.id, pending.caller, pending.started_at)
+                await self._add_missed_call(session, mailbox.id, pending.caller, pending.started_at)
                 await session.commit()
             await asyncio.to_thread(drop_files)
             return None
@@ -727,25 +787,6 @@ def _message_deleted(message: MessageRecord) -> NewJob:
             "mailbox_id": message.mailbox_id,
             "message": message.to_json(),
         },
-    )
-
-
-async def _add_missed_call(
-    session: AsyncSession, mailbox_id: int, caller: CallerInfo, at: dt.datetime
-) -> None:
-    """The missed call and its outbox event, in the caller's transaction."""
-    call = _missed_call(mailbox_id, caller, at)
-    session.add(call)
-    await session.flush()  # the event names the row's id
-    add_jobs(
-        session,
-        [
-            NewJob(
-                "event",
-                f"call.missed:{call.id}",
-                {"event": "call.missed", "missed_call_id": call.id},
-            )
-        ],
     )
 
 

@@ -128,17 +128,23 @@ class Webhooks:
             return None if webhook is None else _target(webhook)
 
     async def for_mailbox(self, mailbox_id: int, organization_id: int) -> list[WebhookTarget]:
-        """The mailbox's own webhooks and its organization's."""
         async with self._session() as session:
-            rows = await session.scalars(
-                select(Webhook)
-                .where(
-                    Webhook.organization_id == organization_id,
-                    or_(Webhook.mailbox_id == mailbox_id, Webhook.mailbox_id.is_(None)),
-                )
-                .order_by(Webhook.id)
-            )
-            return [_target(webhook) for webhook in rows]
+            return await targets_for(session, mailbox_id, organization_id)
+
+
+async def targets_for(
+    session: AsyncSession, mailbox_id: int, organization_id: int
+) -> list[WebhookTarget]:
+    """The mailbox's own webhooks and its organization's."""
+    rows = await session.scalars(
+        select(Webhook)
+        .where(
+            Webhook.organization_id == organization_id,
+            or_(Webhook.mailbox_id == mailbox_id, Webhook.mailbox_id.is_(None)),
+        )
+        .order_by(Webhook.id)
+    )
+    return [_target(webhook) for webhook in rows]
 
 
 def _record(webhook: Webhook, mailbox_number: str | None) -> WebhookRecord:
