@@ -80,6 +80,10 @@ class Application:
             *settings.rtp_ports, settings.data_dir,
         )  # fmt: skip
 
+    @property
+    def notifications(self) -> tuple[int, int]:
+        return self.worker.delivered, self.worker.failed
+
     def _start_notifications(self) -> None:
         notify = self.settings.notify
         if not notify.smtp_host:

@@ -414,7 +414,7 @@ def mailbox_greeting(
 
 @main.group()
 def messages() -> None:
-    """List, show and export messages."""
+    """List, show, export and delete messages."""
 
 
 @messages.command("list")
@@ -486,6 +486,20 @@ def messages_export(ctx: _Context, message_id: str, output: Path) -> None:
         raise _fail(f"cannot write {output}: {exc.strerror}") from None
     if str(output) != "-":
         click.echo(f"wrote {output} ({len(audio)} bytes)")
+
+
+@messages.command("delete")
+@click.argument("message_ids", metavar="ID...", nargs=-1, required=True)
+@click.pass_obj
+def messages_delete(ctx: _Context, message_ids: tuple[str, ...]) -> None:
+    """Delete messages and their audio (webhooks hear of it)."""
+
+    async def delete_all(store: Store) -> None:
+        for message_id in message_ids:
+            await store.delete_message(message_id)
+
+    _with_store(ctx, delete_all)
+    click.echo(f"deleted {len(message_ids)} message(s)")
 
 
 # -- missed calls ------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ def sink() -> Iterator[SmtpSink]:
 def _smtp_args(sink: SmtpSink) -> list[str]:
     return [
         "--smtp-host", "127.0.0.1", "--smtp-port", str(sink.port),
-        "--smtp-from", "voicemail@example.net", "--retry-base", "0.2", "--retry-cap", "0.5", "--job-lease", "2",
+        "--smtp-from", "voicemail@example.net",
+        "--retry-base", "0.2", "--retry-cap", "0.5", "--job-lease", "2",
     ]  # fmt: skip
 
 

@@ -13,12 +13,13 @@ import pytest
 from afterbeep.domain import DiversionReason
 from afterbeep.notify.content import DeliveryError, EventKind, MailboxView, Notice
 from afterbeep.notify.webhooks import (
-    check_webhook_url,
     deliver_webhook,
     sign,
     verify,
     webhook_body,
 )
+from afterbeep.store.errors import InvalidValue
+from afterbeep.store.webhooks import check_url
 from tests.support.http_recorder import HttpRecorder, Reply
 from tests.support.server import free_port
 
@@ -131,7 +132,7 @@ def test_verify_refuses_malformed_headers(header: str) -> None:
     ],
 )
 def test_check_webhook_url_accepts(url: str) -> None:
-    assert check_webhook_url(url) == url.strip()
+    assert check_url(url) == url.strip()
 
 
 @pytest.mark.parametrize(
@@ -147,8 +148,8 @@ def test_check_webhook_url_accepts(url: str) -> None:
     ],
 )
 def test_check_webhook_url_refuses(url: str, why: str) -> None:
-    with pytest.raises(ValueError, match=why):
-        check_webhook_url(url)
+    with pytest.raises(InvalidValue, match=why):
+        check_url(url)
 
 
 # -- delivery, over a real socket ------------------------------------------------------------

@@ -30,6 +30,11 @@ AFTERBEEP_ENV = (
     "AFTERBEEP_REJECT_UNKNOWN",
     "AFTERBEEP_ANSWER_DELAY",
     "AFTERBEEP_LOG_LEVEL",
+    "AFTERBEEP_SMTP_HOST",
+    "AFTERBEEP_SMTP_PORT",
+    "AFTERBEEP_SMTP_SECURITY",
+    "AFTERBEEP_DEFAULT_EMAIL",
+    "AFTERBEEP_SMS_PROVIDER",
 )
 
 
@@ -263,12 +268,17 @@ def test_serve_builds_settings_from_options_and_environment(
         "AFTERBEEP_RTP_PORTS": "40001-40100",
         "AFTERBEEP_REJECT_UNKNOWN": "true",
         "AFTERBEEP_EXTERNAL_ADDRESS": "203.0.113.7",
+        "AFTERBEEP_SMTP_HOST": "mail.example.com",
+        "AFTERBEEP_SMTP_SECURITY": "starttls",
     }
     ok(
         cli(
             "--database", "sqlite+aiosqlite:////tmp/x.db", "serve",
             "--sip-listen", "127.0.0.1:5080", "--operator-uri", "sip:operator@pbx",
-            "--log-level", "debug", env=env,
+            "--log-level", "debug", "--smtp-port", "587", "--smtp-user", "vm",
+            "--default-email", "ops@example.com", "--duplicate-to-default",
+            "--sms-provider", "twilio", "--sms-account", "AC1", "--sms-token", "t",
+            "--sms-from", "+15550000", "--phone-region", "de", env=env,
         )
     )  # fmt: skip
     [settings] = seen
@@ -281,6 +291,14 @@ def test_serve_builds_settings_from_options_and_environment(
     assert settings.external_address == "203.0.113.7"
     assert settings.operator_uri == "sip:operator@pbx"
     assert settings.log_level == "DEBUG"
+    notify = settings.notify
+    assert (notify.smtp_host, notify.smtp_port) == ("mail.example.com", 587)
+    assert (notify.smtp_security, notify.smtp_username) == ("starttls", "vm")
+    assert (notify.default_email, notify.duplicate_to_default) == ("ops@example.com", True)
+    assert (notify.sms_provider, notify.sms_account, notify.sms_from) == (
+        "twilio", "AC1", "+15550000",
+    )  # fmt: skip
+    assert notify.phone_region == "DE"
 
 
 def test_serve_defaults(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -295,3 +313,36 @@ def test_serve_defaults(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.rtp_ports == (20000, 30000)
     assert settings.reject_unknown_mailbox is False
     assert settings.external_address is None
+    assert settings.notify.smtp_host is None  # e-mail jobs fail visibly until one is set
+    assert (settings.notify.sms_provider, settings.notify.max_attempts) == ("none", 25)
+
+
+def test_jobs_webhooks_and_message_deletion(cli: Any, data_dir: Path) -> None:
+    ok(cli("mailbox", "add", "100", "--name", "Alice", "--email", "alice@example.com"))
+    added = ok(cli("webhook", "add", "https://hooks.example.com/vm", "--mailbox", "100",
+                   "--event", "message.deleted")).output  # fmt: skip
+    assert "signing secret: " in added
+    [hook] = json.loads(ok(cli("webhook", "list", "--json")).output)
+    assert (hook["url"], hook["mailbox"], hook["events"]) == (
+        "https://hooks.example.com/vm", "100", ["message.deleted"],
+    )  # fmt: skip
+    assert "secret" not in json.dumps(hook)
+    assert "must start with http" in one_line_error(cli("webhook", "add", "ftp://x/y"))
+
+    message_id = record_message(data_dir, "100")
+    ok(cli("messages", "delete", str(message_id)))
+    assert json.loads(ok(cli("messages", "list", "--json")).output) == []
+    assert "no message" in one_line_error(cli("messages", "delete", str(message_id)))
+
+    # Without a server running, the CLI queues the events themselves (a server fans them out).
+    jobs = json.loads(ok(cli("jobs", "list", "--json")).output)
+    assert sorted(job["key"].split(":")[0] for job in jobs) == [
+        "call.missed", "message.created", "message.deleted",
+    ]  # fmt: skip
+    assert all(job["status"] == "pending" for job in jobs)
+    assert "no jobs" in ok(cli("jobs", "list", "--status", "failed")).output
+    assert "retrying 0 job(s)" in ok(cli("jobs", "retry", "--all-failed")).output
+    assert "give job IDs or --all-failed" in one_line_error(cli("jobs", "retry"))
+
+    ok(cli("webhook", "remove", str(hook["id"])))
+    assert "no webhooks" in ok(cli("webhook", "list")).output

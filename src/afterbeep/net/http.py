@@ -24,6 +24,11 @@ class Observed(Protocol):
     @property
     def calls(self) -> Mapping[int, object]: ...
 
+    @property
+    def notifications(self) -> tuple[int, int]:
+        """Deliveries done and failed for good since start."""
+        ...
+
 
 class HttpServer:
     def __init__(self, app: Observed) -> None:
@@ -44,7 +49,10 @@ class HttpServer:
         app = self._app
         stats = app.media.clock.stats
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        delivered, failed = app.notifications
         lines = {
+            "afterbeep_notifications_delivered_total": delivered,
+            "afterbeep_notifications_failed_total": failed,
             "afterbeep_calls_active": len(app.calls),
             "afterbeep_calls_total": app.calls_total,
             "afterbeep_uptime_seconds": round(time.time() - app.started_at, 3),

@@ -101,25 +101,6 @@ def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = 300
     return any(matches)
 
 
-def check_webhook_url(url: str) -> str:
-    """``url`` stripped of surrounding blanks, if it can be a webhook target; else ValueError."""
-    url = url.strip()
-    if not url:
-        raise ValueError("webhook URL is empty")
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise ValueError(f"webhook URL contains blanks or control characters: {url!r}")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError as exc:
-        raise ValueError(f"webhook URL is malformed: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError(f"webhook URL must start with http:// or https://, not {url!r}")
-    if not parts.hostname:
-        raise ValueError(f"webhook URL has no host: {url!r}")
-    return url
-
-
 # -- the guarded POST ------------------------------------------------------------------------
 
 

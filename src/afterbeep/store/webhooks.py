@@ -49,10 +49,24 @@ class WebhookTarget:
 
 
 def check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        raise InvalidValue(f"invalid webhook URL {url!r}: use http(s)://host/path")
-    return url.strip()
+    """``url`` stripped of surrounding blanks, if it can be a webhook target."""
+    url = url.strip()
+    if not url:
+        raise InvalidValue("webhook URL is empty")
+    if len(url) > 2000:
+        raise InvalidValue("a webhook URL must be at most 2000 characters")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise InvalidValue(f"webhook URL contains blanks or control characters: {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        raise InvalidValue(f"webhook URL is malformed: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidValue(f"webhook URL must start with http:// or https://, not {url!r}")
+    if not parts.hostname:
+        raise InvalidValue(f"webhook URL has no host: {url!r}")
+    return url
 
 
 def check_events(events: Sequence[str]) -> tuple[str, ...]:
