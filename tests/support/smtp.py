@@ -22,11 +22,12 @@ import email
 import email.policy
 import threading
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Literal, cast
+from typing import Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -54,15 +55,15 @@ class ReceivedMail:
         """The text/plain body, decoded."""
         part = self.message.get_body(preferencelist=("plain",))
         assert part is not None, "the mail has no text/plain part"
-        return str(cast(EmailMessage, part).get_content())
+        return str(part.get_content())
 
     def html(self) -> str:
         part = self.message.get_body(preferencelist=("html",))
         assert part is not None, "the mail has no text/html part"
-        return str(cast(EmailMessage, part).get_content())
+        return str(part.get_content())
 
     def attachments(self) -> list[EmailMessage]:
-        return [cast(EmailMessage, part) for part in self.message.iter_attachments()]
+        return list(self.message.iter_attachments())
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ class _Handler:
             mail_from=envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
             raw=raw,
-            message=cast(EmailMessage, parsed),
+            message=parsed,
             at=time.monotonic(),
         )
         number = self._sink._accepted(mail)
@@ -165,21 +166,20 @@ class _Controller(Controller):
             ready_timeout=READY_TIMEOUT,
             server_hostname="sink.localhost",  # else SMTP() asks DNS for this host's FQDN
         )
-        self._protocols: list[SMTP] = []
+        self._protocols: weakref.WeakSet[SMTP] = weakref.WeakSet()  # one per connection
 
     def factory(self) -> SMTP:
-        protocol = super().factory()
-        self._protocols = [p for p in self._protocols if p.transport is not None]
-        self._protocols.append(protocol)
+        protocol = SMTP(self.handler, **self.SMTP_kwargs)
+        self._protocols.add(protocol)
         return protocol
 
     async def _shutdown(self) -> None:
         if self.server is not None:
             self.server.close()  # the listening socket first: new connections are refused
-        for protocol in self._protocols:
+        await asyncio.sleep(0)  # a connection accepted just now gets its connection_made
+        for protocol in list(self._protocols):
             if protocol.transport is not None:
                 protocol.transport.close()
-        self._protocols.clear()
         await asyncio.sleep(0)  # let connection_lost run
         current = asyncio.current_task()
         tasks = [task for task in asyncio.all_tasks() if task is not current]

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import time
 import uuid
+import zoneinfo
 from collections.abc import Mapping, Sequence
 
 import httpx
@@ -148,7 +149,7 @@ class Deliveries:
             templates_dir=None if templates is None else str(templates),
             audio=audio,
             audio_format=AudioFormat(payload["format"]),
-            attachment_name=f"voicemail-{notice.mailbox.number}-{notice.at:%Y%m%d-%H%M%S}",
+            attachment_name=_attachment_name(notice),
         )
         try:
             rendered = await asyncio.get_running_loop().run_in_executor(
@@ -217,3 +218,12 @@ class Deliveries:
     async def delete(self, job: ClaimedJob) -> None:
         with contextlib.suppress(NotFound):  # deleted already: what this job was for
             await self.store.delete_message(job.payload["message_id"])
+
+
+def _attachment_name(notice: Notice) -> str:
+    """``voicemail-1001-20260305-140230``: the time as the mail's body shows it (local)."""
+    try:
+        local = notice.at.astimezone(zoneinfo.ZoneInfo(notice.mailbox.timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        local = notice.at
+    return f"voicemail-{notice.mailbox.number}-{local:%Y%m%d-%H%M%S}"

@@ -87,10 +87,10 @@ class Worker:
         for job, task in list(self._running.values()):
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            # Due again at once: the next start (or another node) does it. If the store is
-            # unreachable, the lease lapses instead.
+            # Due again at once, without spending an attempt: the next start (or another node)
+            # does it. If the store is unreachable, the lease lapses instead.
             with contextlib.suppress(StoreError):
-                await self.jobs.fail(job, "interrupted by shutdown", dt.datetime.now(dt.UTC))
+                await self.jobs.release(job)
 
     async def _loop(self) -> None:
         last_heartbeat = last_purge = time.monotonic()
@@ -114,8 +114,11 @@ class Worker:
                 await self._purge()
             if claimed and len(claimed) == free:
                 continue  # there may be more: claim again once a slot frees (_run wakes us)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives in
+            # the turn the event is set, and close() would then wait for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll)
+                async with asyncio.timeout(self.poll):
+                    await self._wakeup.wait()
 
     def _spawn(self, job: ClaimedJob) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job))

@@ -196,6 +196,22 @@ async def mark_failed(
     return _rowcount(result) == 1
 
 
+async def release(session: AsyncSession, job: ClaimedJob, now: dt.datetime) -> None:
+    """Give a claimed job back unfinished, due now, its attempt not counted; commits."""
+    await session.execute(
+        update(JOBS)
+        .where(JOBS.c.id == job.id, JOBS.c.lock_token == job.token)
+        .values(
+            status=JobStatus.PENDING.value,
+            attempts=JOBS.c.attempts - 1,
+            run_after=now,
+            lock_token=None,
+            locked_until=None,
+        )
+    )
+    await session.commit()
+
+
 async def list_jobs(
     session: AsyncSession, status: JobStatus | None = None, limit: int = 100
 ) -> list[JobRecord]:
@@ -300,8 +316,9 @@ def _record(job: Job) -> JobRecord:
 class JobQueue:
     """The outbox for workers and the CLI: each call one transaction, errors as ``StoreError``."""
 
-    def __init__(self, session: SessionFactory) -> None:
+    def __init__(self, session: SessionFactory, on_due: Callable[[], None] = lambda: None) -> None:
         self._session = session
+        self._on_due = on_due  # wakes this process's worker when jobs became due
 
     async def claim(self, limit: int, lease: dt.timedelta) -> list[ClaimedJob]:
         async with self._session() as session:
@@ -346,9 +363,16 @@ class JobQueue:
         async with self._session() as session:
             return await count_jobs(session)
 
+    async def release(self, job: ClaimedJob) -> None:
+        async with self._session() as session:
+            await release(session, job, utcnow())
+
     async def retry(self, ids: Sequence[int] | None = None) -> list[int]:
         async with self._session() as session:
-            return await retry(session, ids, utcnow())
+            retried = await retry(session, ids, utcnow())
+        if retried:
+            self._on_due()
+        return retried
 
     async def purge(self, older_than: dt.timedelta) -> int:
         async with self._session() as session:

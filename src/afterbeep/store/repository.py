@@ -120,7 +120,7 @@ class Store:
         self._serial: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
-        self.jobs = JobQueue(self._session)
+        self.jobs = JobQueue(self._session, self._jobs_added)
         self.webhooks = Webhooks(self._session, self._default_organization)
         self._job_listeners: list[Callable[[], None]] = []
         # With a planner set, an event's deliveries are queued in the transaction that commits
