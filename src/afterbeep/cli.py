@@ -558,6 +558,11 @@ def _notify_options(command: F) -> F:
             "auto: STARTTLS when offered; starttls: required; tls: implicit TLS (port 465).",
             type=click.Choice(SMTP_SECURITY), default="auto", show_default=True,
         ),
+        _env_option(
+            "--smtp-ca-file", "AFTERBEEP_SMTP_CA_FILE",
+            "CA certificates (PEM) to trust for the SMTP server's TLS certificate.",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        ),
         _env_option("--smtp-user", "AFTERBEEP_SMTP_USER", "SMTP login.", metavar="NAME"),
         _env_option(
             "--smtp-password", "AFTERBEEP_SMTP_PASSWORD", "SMTP password.", metavar="SECRET"
@@ -635,6 +640,7 @@ def _notify_settings(options: dict[str, Any]) -> NotifySettings:
         smtp_host=options["smtp_host"] or None,
         smtp_port=options["smtp_port"],
         smtp_security=options["smtp_security"],
+        smtp_ca_file=options["smtp_ca_file"],
         smtp_username=options["smtp_user"] or None,
         smtp_password=options["smtp_password"] or None,
         smtp_from=options["smtp_from"],

@@ -38,6 +38,7 @@ class NotifySettings:
     smtp_password: str | None = None
     smtp_from: str = "afterbeep@localhost"
     smtp_timeout: float = 30.0
+    smtp_ca_file: Path | None = None  # CA certificates to trust (a private mail server's CA)
     default_email: str | None = None  # gets what mailboxes without an address would get
     duplicate_to_default: bool = False  # and, when set, a copy of every message notice
     web_base_url: str | None = None  # e-mails link to {web_base_url}/messages/{id}

@@ -49,6 +49,7 @@ async def send_email(
             use_tls=settings.smtp_security == "tls",
             start_tls=start_tls,
             timeout=settings.smtp_timeout,
+            cert_bundle=None if settings.smtp_ca_file is None else str(settings.smtp_ca_file),
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         replies = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
