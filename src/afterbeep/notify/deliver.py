@@ -28,7 +28,7 @@ from afterbeep.domain import AttachPolicy, AudioFormat
 from afterbeep.notify import planner
 from afterbeep.notify.content import DeliveryError, Notice
 from afterbeep.notify.email import EmailTemplates, TemplateError
-from afterbeep.notify.render import EmailRequest, render_email, warm_up
+from afterbeep.notify.render import EmailRequest, die_with_parent, render_email, warm_up
 from afterbeep.notify.sms import (
     SmsProvider,
     TwilioSmsProvider,
@@ -177,8 +177,10 @@ class Deliveries:
         if self._renderers is None:
             self._renderers = concurrent.futures.ProcessPoolExecutor(
                 max_workers=max(1, (os.cpu_count() or 2) - 1),
-                # Not fork: this process has threads (SQLite, the loop's executor).
-                mp_context=multiprocessing.get_context("forkserver"),
+                # Not fork: this process has threads (SQLite, the loop's executor). Spawned
+                # workers are our children, and die with us (see die_with_parent).
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent,
             )
         return self._renderers
 

@@ -8,6 +8,10 @@ data (picklable) and gets the finished message back.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,3 +78,12 @@ def warm_up(templates_dir: str | None) -> None:
         _templates[templates_dir] = EmailTemplates(
             None if templates_dir is None else Path(templates_dir)
         )
+
+
+def die_with_parent() -> None:
+    """A rendering process must not outlive a service killed with SIGKILL (Linux only)."""
+    if sys.platform == "linux":
+        PR_SET_PDEATHSIG = 1
+        # Without glibc the worker ends when its task pipe closes instead.
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
