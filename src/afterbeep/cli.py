@@ -615,11 +615,11 @@ def _notify_options(command: F) -> F:
         ),
         _env_option(
             "--retry-cap", "AFTERBEEP_RETRY_CAP", "Longest wait between retries, in seconds.",
-            type=click.FloatRange(min=0.01), default=900.0, show_default=True,
+            type=click.FloatRange(min=0.01), default=600.0, show_default=True,
         ),
         _env_option(
             "--max-attempts", "AFTERBEEP_MAX_ATTEMPTS", "Tries before a delivery is failed.",
-            type=click.IntRange(min=1), default=25, show_default=True,
+            type=click.IntRange(min=1), default=30, show_default=True,
         ),
         _env_option(
             "--job-lease", "AFTERBEEP_JOB_LEASE",

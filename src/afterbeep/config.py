@@ -51,8 +51,8 @@ class NotifySettings:
     sms_from: str | None = None  # sender number or name
     workers: int = 8  # deliveries in flight at once
     retry_base: float = 5.0  # seconds before the first retry; doubles each time
-    retry_cap: float = 900.0  # longest wait between tries
-    max_attempts: int = 25  # then the job is failed (about 5 hours with the defaults)
+    retry_cap: float = 600.0  # longest wait between tries: a mail server back is used soon
+    max_attempts: int = 30  # then the job is failed: 2 to 4 hours of tries with the defaults
     lease: float = 30.0  # seconds a claimed job is held before another worker may take it
 
 

@@ -314,7 +314,7 @@ def test_serve_defaults(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.reject_unknown_mailbox is False
     assert settings.external_address is None
     assert settings.notify.smtp_host is None  # e-mail jobs fail visibly until one is set
-    assert (settings.notify.sms_provider, settings.notify.max_attempts) == ("none", 25)
+    assert (settings.notify.sms_provider, settings.notify.max_attempts) == ("none", 30)
 
 
 def test_jobs_webhooks_and_message_deletion(cli: Any, data_dir: Path) -> None:

@@ -34,8 +34,8 @@ KEEP_DONE = dt.timedelta(days=7)
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     base: float = 5.0
-    cap: float = 900.0
-    max_attempts: int = 25
+    cap: float = 600.0
+    max_attempts: int = 30
 
     def delay(self, attempts: int, rand: random.Random | None = None) -> float:
         """Seconds before the next try after ``attempts`` tries: doubling, capped, jittered.
