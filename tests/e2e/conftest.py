@@ -170,3 +170,7 @@ def speech_wav_file(speech: Speech) -> Path:
 @pytest.fixture(scope="session")
 def speech_pcap(speech: Speech) -> Path:
     return speech.pcap_pcmu
+
+
+# Leaked sockets are reported by the test that leaked them.
+from tests.support.leaks import collect_garbage_after_each_test  # noqa: E402, F401

@@ -121,3 +121,7 @@ async def notifier(store: Store, smtp: SmtpSink) -> AsyncIterator[StartNotifier]
         finally:
             for running in started:
                 await running.close()
+
+
+# Leaked sockets are reported by the test that leaked them.
+from tests.support.leaks import collect_garbage_after_each_test  # noqa: E402, F401
