@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,15 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     return cert, key
+
+
+@pytest.fixture(autouse=True)
+async def let_tls_connections_finish_closing() -> AsyncIterator[None]:
+    """A TLS connection closed after a failure (a refused login) sends close_notify and
+    closes its socket a few loop turns later; the test's loop must live that long, or the
+    socket is reported as leaked."""
+    yield
+    await asyncio.sleep(0.2)
 
 
 class Inbox:
