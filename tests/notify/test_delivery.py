@@ -582,3 +582,23 @@ async def test_webhooks_hear_created_missed_and_deleted_signed(
     assert created["duration_seconds"] == 3.0
     assert missed["message_id"] is None
     assert missed["at"] == "2026-03-01T12:30:15.250000Z"
+
+
+async def test_a_full_mailbox_mails_its_owner_once(
+    store: Store, smtp: SmtpSink, notifier: StartNotifier, caller: CallerInfo, now: dt.datetime
+) -> None:
+    profile = await mailbox(store, "100", emails="owner@example.com", max_messages=1)
+    running = notifier(default_email="operator@example.com")
+    store.fan_out = running.deliveries.plan
+    await deposit(store, profile, caller)
+    await smtp.wait_for_async(1, WITHIN)  # the message's own mail
+    await store.record_refused_call(profile, caller, now)
+    await store.record_refused_call(profile, caller, now)
+
+    await smtp.wait_for_async(4, WITHIN)  # two missed-call mails and one "full"
+    await settled(store)
+    full = [m for m in smtp.mails if m.message["X-Afterbeep-Event"] == "mailbox.full"]
+    assert len(full) == 1
+    assert full[0].rcpt_tos == ("owner@example.com",)  # the owner, not the operator
+    assert full[0].message["Subject"] == "Your mailbox Box 100 (100) is full"
+    assert "maximum number of messages" in full[0].text()

@@ -154,3 +154,34 @@ async def _queue(store: Store, key: str) -> None:
     async with store._session() as session:
         add_jobs(session, [NewJob(key.split(":")[0], key, {"n": key})])
         await session.commit()
+
+
+async def test_a_full_mailbox_tells_its_owner_once_until_there_is_room(
+    store: Store, caller: CallerInfo, now: dt.datetime
+) -> None:
+    await store.add_mailbox("100", "Box 100", emails="owner@example.com", max_messages=2)
+    profile = await store.find_mailbox("100")
+    assert profile is not None
+    first = await _deposit(store, profile, caller)
+    assert not await store.mailbox_is_full(profile)
+    await _deposit(store, profile, caller)
+    assert await store.mailbox_is_full(profile)
+
+    await store.record_refused_call(profile, caller, now)
+    await store.record_refused_call(profile, caller, now + dt.timedelta(minutes=1))
+    events = [job.payload["event"] for job in await store.jobs.claim(20, LEASE)]
+    # Each refused caller is a missed call; the owner hears of the full mailbox once.
+    assert events.count("call.missed") == 2
+    assert events.count("mailbox.full") == 1
+    assert len(await store.list_missed_calls("100")) == 2
+
+    await store.delete_message(first)  # room again
+    assert not await store.mailbox_is_full(profile)
+    await _deposit(store, profile, caller)
+    later = now + dt.timedelta(hours=1)
+    await store.record_refused_call(profile, caller, later)
+    jobs = await store.jobs.claim(20, LEASE)
+    [full] = [job for job in jobs if job.payload["event"] == "mailbox.full"]
+    subject = await store.event_subject(full.payload)
+    assert subject is not None and subject.at == later
+    assert subject.mailbox.emails == ("owner@example.com",)

@@ -196,3 +196,19 @@ async def test_pcma_call_gets_prompts_in_pcma() -> None:
     await make(store).run(call)
     assert call.played[-1] == beep(Codec.PCMA)
     assert store.messages[0].codec is Codec.PCMA
+
+
+async def test_a_full_mailbox_says_so_records_nothing_and_tells_the_owner() -> None:
+    store = MemoryStore(mailboxes={"1001": mailbox(max_messages=1)})
+    await make(store).run(ScriptedCall())  # the one message it may hold
+    assert len(store.messages) == 1
+
+    call = ScriptedCall()
+    await make(store).run(call)
+    assert call.played == [PROMPTS.get("mailbox_full", Codec.PCMU)]
+    assert beep() not in call.played  # no beep: nothing would be kept
+    assert len(store.messages) == 1
+    assert [(box.number, caller.caller_number) for box, caller, _ in store.refused] == [
+        ("1001", "5550100")
+    ]
+    assert call.actions[-1] == "hangup"

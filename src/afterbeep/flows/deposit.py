@@ -75,6 +75,9 @@ class Deposit:
             if self._options.answer_delay:
                 await asyncio.sleep(self._options.answer_delay)
             await call.answer()
+            if await self._store.mailbox_is_full(mailbox):
+                await self._refuse_full(call, mailbox, caller)
+                return
             if not await self._greet(call, mailbox, reason):
                 return  # transferred to the operator
             await call.play(encode(call.codec, tones.beep()))
@@ -130,6 +133,16 @@ class Deposit:
         try:
             await call.answer()
             await call.play(self._prompts.get("no_such_mailbox", call.codec))
+        except CallGone:
+            return
+        await call.hangup()
+
+    async def _refuse_full(self, call: Call, mailbox: MailboxProfile, caller: CallerInfo) -> None:
+        """No room for a message: say so, note the call, tell the owner (once)."""
+        log.info("call %s: mailbox %s is full", call.info.call_id, mailbox.number)
+        await self._store.record_refused_call(mailbox, caller, self._now())
+        try:
+            await call.play(self._prompt(call, mailbox, "mailbox_full"))
         except CallGone:
             return
         await call.hangup()

@@ -38,6 +38,7 @@ class MemoryStore:
     messages: list[MemoryRecording] = field(default_factory=list)
     discarded: list[MemoryRecording] = field(default_factory=list)
     missed: list[tuple[MailboxProfile, CallerInfo, dt.datetime]] = field(default_factory=list)
+    refused: list[tuple[MailboxProfile, CallerInfo, dt.datetime]] = field(default_factory=list)
 
     async def find_mailbox(self, number: str) -> MailboxProfile | None:
         return self.mailboxes.get(number)
@@ -66,3 +67,13 @@ class MemoryStore:
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
     ) -> None:
         self.missed.append((mailbox, caller, at))
+
+    async def mailbox_is_full(self, mailbox: MailboxProfile) -> bool:
+        held = sum(1 for message in self.messages if message.mailbox.id == mailbox.id)
+        return held >= mailbox.max_messages
+
+    async def record_refused_call(
+        self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
+    ) -> None:
+        self.missed.append((mailbox, caller, at))
+        self.refused.append((mailbox, caller, at))

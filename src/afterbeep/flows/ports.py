@@ -55,3 +55,11 @@ class MessageStore(Protocol):
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
     ) -> None:
         """Note a call that reached the mailbox but left no message."""
+
+    async def mailbox_is_full(self, mailbox: MailboxProfile) -> bool:
+        """True when the mailbox holds its maximum number of messages."""
+
+    async def record_refused_call(
+        self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
+    ) -> None:
+        """A caller found the mailbox full: a missed call, and the owner told (once)."""

@@ -27,6 +27,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "message_saved": "Your message has been recorded. Goodbye.",
         "operator_unavailable": "The operator cannot be reached. Please leave a message.",
         "transferring": "Please hold while I transfer your call.",
+        "mailbox_full": "Sorry, this mailbox is full and cannot take any more messages. "
+        "Please try again later. Goodbye.",
         "digit_0": "zero",
         "digit_1": "one",
         "digit_2": "two",

@@ -20,6 +20,7 @@ class EventKind(StrEnum):
     MESSAGE_CREATED = "message.created"
     MESSAGE_DELETED = "message.deleted"
     CALL_MISSED = "call.missed"
+    MAILBOX_FULL = "mailbox.full"  # a caller found no room: the owner is told once
 
 
 class DeliveryError(Exception):

@@ -100,14 +100,18 @@ def _context(notice: Notice, region: str, attachment: Attachment | None) -> dict
     zone = mailbox.timezone
     caller = caller_text(notice, region, lang)
     missed = notice.event is EventKind.CALL_MISSED
+    full = notice.event is EventKind.MAILBOX_FULL
     time = format_when(notice.at, zone, mailbox.language, style="time")
-    if missed:
+    number = format_number(mailbox.number, region)
+    name = clean_text(mailbox.name)
+    mailbox_text = f"{name} ({number})" if name and name != number else number
+    if full:
+        subject = label("subject_full", lang, mailbox=mailbox_text)
+    elif missed:
         subject = label("subject_missed", lang, caller=caller)
     else:
         key = "subject_urgent" if notice.urgent else "subject_message"
         subject = label(key, lang, caller=caller)
-    number = format_number(mailbox.number, region)
-    name = clean_text(mailbox.name)
     duration = notice.duration_seconds
     return {
         "notice": notice,
@@ -118,7 +122,7 @@ def _context(notice: Notice, region: str, attachment: Attachment | None) -> dict
         "caller_name": clean_text(notice.caller_name),
         "caller_number": format_number(clean_text(notice.caller_number), region),
         "called_number": format_number(clean_text(notice.called_number), region),
-        "mailbox": f"{name} ({number})" if name and name != number else number,
+        "mailbox": mailbox_text,
         "mailbox_name": name,
         "mailbox_number": number,
         "when": format_when(notice.at, zone, mailbox.language),
@@ -131,7 +135,9 @@ def _context(notice: Notice, region: str, attachment: Attachment | None) -> dict
         "web_url": notice.web_url or None,
         "attachment": None if attachment is None else attachment.filename,
         "subject": subject,
-        "heading": label("missed_heading" if missed else "new_message", lang),
+        "heading": label(
+            "full_heading" if full else "missed_heading" if missed else "new_message", lang
+        ),
     }
 
 
@@ -167,7 +173,9 @@ def compose_email(
     carries the same one). Raises ``TemplateError`` when a template cannot be rendered.
     """
     context = _context(notice, region, attachment)
-    prefix = "missed" if notice.event is EventKind.CALL_MISSED else "message"
+    prefix = {EventKind.CALL_MISSED: "missed", EventKind.MAILBOX_FULL: "full"}.get(
+        notice.event, "message"
+    )
     # Rendered before any header is set, so a broken template leaves nothing half-built.
     subject = clean_text(templates.render(f"{prefix}.subject.txt", context))
     text = templates.render(f"{prefix}.txt", context)

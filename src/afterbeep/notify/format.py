@@ -195,6 +195,12 @@ def reason_text(reason: DiversionReason, language: str) -> str:
 # caller's name in another case, which a template cannot decline.
 _LABELS: dict[str, dict[str, str]] = {
     "en": {
+        "subject_full": "Your mailbox {mailbox} is full",
+        "full_heading": "Mailbox full",
+        "mailbox_full": (
+            "Callers can no longer leave messages in {mailbox}: it has reached its "
+            "maximum number of messages. Delete some to make room."
+        ),
         "subject_message": "New voicemail from {caller}",
         "subject_urgent": "Urgent voicemail from {caller}",
         "subject_missed": "Missed call from {caller}",
@@ -220,6 +226,13 @@ _LABELS: dict[str, dict[str, str]] = {
         "If you can read it, e-mail notifications work.",
     },
     "de": {
+        "subject_full": "Ihr Postfach {mailbox} ist voll",
+        "full_heading": "Postfach voll",
+        "mailbox_full": (
+            "Anrufer können in {mailbox} keine Nachrichten mehr hinterlassen, weil es "
+            "die höchste Zahl an Nachrichten erreicht hat. Löschen Sie einige, um "
+            "Platz zu schaffen."
+        ),
         "subject_message": "Neue Sprachnachricht von {caller}",
         "subject_urgent": "Dringende Sprachnachricht von {caller}",
         "subject_missed": "Verpasster Anruf von {caller}",
@@ -245,6 +258,12 @@ _LABELS: dict[str, dict[str, str]] = {
         "Wenn Sie sie lesen können, funktionieren die E-Mail-Benachrichtigungen.",
     },
     "it": {
+        "subject_full": "La tua casella {mailbox} è piena",
+        "full_heading": "Casella piena",
+        "mailbox_full": (
+            "Chi chiama non può più lasciare messaggi in {mailbox}: ha raggiunto il "
+            "numero massimo di messaggi. Eliminane alcuni per fare spazio."
+        ),
         "subject_message": "Nuovo messaggio vocale da {caller}",
         "subject_urgent": "Messaggio vocale urgente da {caller}",
         "subject_missed": "Chiamata persa da {caller}",
@@ -270,6 +289,13 @@ _LABELS: dict[str, dict[str, str]] = {
         "Se riesci a leggerlo, le notifiche via e-mail funzionano.",
     },
     "fi": {
+        "subject_full": "Vastaajasi {mailbox} on täynnä",
+        "full_heading": "Vastaaja täynnä",
+        "mailbox_full": (
+            "Soittajat eivät voi enää jättää viestejä vastaajaan {mailbox}, koska "
+            "siinä on jo suurin sallittu määrä viestejä. Poista viestejä, jotta tilaa "
+            "vapautuu."
+        ),
         "subject_message": "Uusi ääniviesti: {caller}",
         "subject_urgent": "Kiireellinen ääniviesti: {caller}",
         "subject_missed": "Vastaamaton puhelu: {caller}",
@@ -295,6 +321,13 @@ _LABELS: dict[str, dict[str, str]] = {
         "Jos näet tämän, sähköposti-ilmoitukset toimivat.",
     },
     "el": {
+        "subject_full": "Ο τηλεφωνητής σας {mailbox} είναι γεμάτος",
+        "full_heading": "Ο τηλεφωνητής είναι γεμάτος",
+        "mailbox_full": (
+            "Όσοι καλούν δεν μπορούν πια να αφήσουν μηνύματα στον τηλεφωνητή "
+            "{mailbox}, γιατί έφτασε τον μέγιστο αριθμό μηνυμάτων. Διαγράψτε μερικά "
+            "για να ελευθερωθεί χώρος."
+        ),
         "subject_message": "Νέο φωνητικό μήνυμα: {caller}",
         "subject_urgent": "Επείγον φωνητικό μήνυμα: {caller}",
         "subject_missed": "Αναπάντητη κλήση: {caller}",
@@ -320,6 +353,13 @@ _LABELS: dict[str, dict[str, str]] = {
         "Αν μπορείτε να το διαβάσετε, οι ειδοποιήσεις μέσω email λειτουργούν.",
     },
     "ru": {
+        "subject_full": "Ваш почтовый ящик {mailbox} переполнен",
+        "full_heading": "Почтовый ящик переполнен",
+        "mailbox_full": (
+            "Звонящие больше не могут оставлять сообщения в ящике {mailbox}: в нём "
+            "уже максимальное число сообщений. Удалите часть сообщений, чтобы "
+            "освободить место."
+        ),
         "subject_message": "Новое голосовое сообщение: {caller}",
         "subject_urgent": "Срочное голосовое сообщение: {caller}",
         "subject_missed": "Пропущенный вызов: {caller}",

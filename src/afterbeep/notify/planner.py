@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from afterbeep.domain import AttachPolicy
+from afterbeep.domain import AttachPolicy, DiversionReason
 from afterbeep.notify.content import EventKind, MailboxView, Notice
 from afterbeep.store.outbox import NewJob
 from afterbeep.store.records import EventSubject
@@ -29,6 +29,17 @@ def notice_for(subject: EventSubject, web_base_url: str | None = None) -> Notice
     mailbox = subject.mailbox
     view = MailboxView(mailbox.number, mailbox.name, mailbox.language, mailbox.timezone)
     event = EventKind(subject.event)
+    if event is EventKind.MAILBOX_FULL:
+        assert subject.at is not None, "a mailbox.full event carries its time"
+        return Notice(
+            event=event,
+            mailbox=view,
+            caller_number="",
+            caller_name="",
+            called_number=mailbox.number,
+            reason=DiversionReason.DIRECT,
+            at=subject.at,
+        )
     if subject.missed_call is not None:
         call = subject.missed_call
         return Notice(
@@ -96,7 +107,11 @@ def plan(
                     },
                 )
             )
-    elif event is EventKind.CALL_MISSED and mailbox.notify_missed and mailbox.emails:
+    # Missed calls (when enabled) and a full mailbox: the owner's own addresses only.
+    elif mailbox.emails and (
+        (event is EventKind.CALL_MISSED and mailbox.notify_missed)
+        or event is EventKind.MAILBOX_FULL
+    ):
         jobs.append(
             NewJob(
                 "email",

@@ -152,6 +152,9 @@ class Mailbox(Base):
     )
     sms_number: Mapped[str | None] = mapped_column(String(64))
     notify_missed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Set when a caller found the mailbox full and the owner was told; cleared when there is
+    # room again, so the owner hears of it once per time it fills up.
+    full_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     pin_hash: Mapped[str | None] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")

@@ -179,3 +179,4 @@ class EventSubject:
     mailbox: NotifyTarget
     message: MessageRecord | None = None
     missed_call: MissedCallRecord | None = None
+    at: dt.datetime | None = None  # when it happened, for events about neither

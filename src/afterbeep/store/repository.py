@@ -234,6 +234,30 @@ class Store:
             await session.commit()
         self._jobs_added()
 
+    async def mailbox_is_full(self, mailbox: MailboxProfile) -> bool:
+        async with self._session() as session:
+            return await _is_full(session, mailbox.id, mailbox.max_messages)
+
+    async def record_refused_call(
+        self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
+    ) -> None:
+        """A caller who found the mailbox full: a missed call, and the owner is told that
+        the mailbox is full, once until there is room again."""
+        async with self._session() as session:
+            await self._add_missed_call(session, mailbox.id, caller, at)
+            row = await session.get(Mailbox, mailbox.id)
+            if row is not None and row.full_notified_at is None:
+                row.full_notified_at = at.astimezone(dt.UTC)
+                stamp = row.full_notified_at.isoformat()
+                event = NewJob(
+                    "event",
+                    f"mailbox.full:{mailbox.id}:{stamp}",
+                    {"event": "mailbox.full", "mailbox_id": mailbox.id, "at": stamp},
+                )
+                await self._queue_event(session, event, mailbox_id=mailbox.id)
+            await session.commit()
+        self._jobs_added()
+
     async def recover(self) -> list[uuid.UUID]:
         """Finish the recordings a crash left behind; the ids of the messages committed.
 
@@ -443,6 +467,13 @@ class Store:
             if not getattr(deleted, "rowcount", 0):
                 raise NotFound(f"no message {message.id}")
             await self._queue_event(session, _message_deleted(message), record=message)
+            mailbox = await session.get(Mailbox, message.mailbox_id)
+            if (
+                mailbox is not None
+                and mailbox.full_notified_at is not None
+                and not await _is_full(session, mailbox.id, mailbox.max_messages)
+            ):
+                mailbox.full_notified_at = None  # room again: the next time it fills is news
             await session.commit()
         self._jobs_added()
         await self._delete_blobs([message.audio_key])
@@ -483,6 +514,12 @@ class Store:
                     _notify_target(mailbox),
                     missed_call=_missed_call_record(call, mailbox.number),
                 )
+            if event == "mailbox.full":
+                full = await session.get(Mailbox, int(payload["mailbox_id"]))
+                if full is None:
+                    return None
+                at = dt.datetime.fromisoformat(str(payload["at"]))
+                return EventSubject(event, _notify_target(full), at=at)
             if event == "message.deleted":
                 deleted_from = await session.get(Mailbox, int(payload["mailbox_id"]))
                 if deleted_from is None:
@@ -549,12 +586,14 @@ class Store:
         message: Message | None = None,
         record: MessageRecord | None = None,
         missed_call: MissedCall | None = None,
+        mailbox_id: int | None = None,
     ) -> None:
         """Queue the event's deliveries (or the event itself) in the caller's transaction."""
         if self.fan_out is None:
             add_jobs(session, [event])
             return
-        mailbox_id = next(x.mailbox_id for x in (message, record, missed_call) if x is not None)
+        if mailbox_id is None:
+            mailbox_id = next(x.mailbox_id for x in (message, record, missed_call) if x is not None)
         mailbox = await session.get(Mailbox, mailbox_id)
         if mailbox is None:  # removed meanwhile: the commit fails on its foreign key anyway
             add_jobs(session, [event])
@@ -566,6 +605,7 @@ class Store:
             missed_call=None
             if missed_call is None
             else _missed_call_record(missed_call, mailbox.number),
+            at=_event_time(event),
         )
         webhooks = await targets_for(session, mailbox.id, mailbox.organization_id)
         add_jobs(session, self.fan_out(subject, webhooks, event.key))
@@ -788,6 +828,21 @@ def _message_deleted(message: MessageRecord) -> NewJob:
             "message": message.to_json(),
         },
     )
+
+
+async def _is_full(session: AsyncSession, mailbox_id: int, max_messages: int) -> bool:
+    """As many messages as allowed, deleted ones not counted."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(Message.mailbox_id == mailbox_id, Message.folder != Folder.DELETED.value)
+    )
+    return int(count or 0) >= max_messages
+
+
+def _event_time(event: NewJob) -> dt.datetime | None:
+    at = event.payload.get("at")
+    return None if at is None else dt.datetime.fromisoformat(str(at))
 
 
 def _notify_target(mailbox: Mailbox) -> NotifyTarget:

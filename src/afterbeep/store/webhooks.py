@@ -17,7 +17,7 @@ from afterbeep.store.models import Mailbox, Webhook
 from afterbeep.store.outbox import SessionFactory
 
 # The events a webhook can subscribe to (notify.content.EventKind's values).
-WEBHOOK_EVENTS = ("message.created", "message.deleted", "call.missed")
+WEBHOOK_EVENTS = ("message.created", "message.deleted", "call.missed", "mailbox.full")
 
 
 @dataclass(frozen=True, slots=True)
