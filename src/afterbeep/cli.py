@@ -414,7 +414,7 @@ def mailbox_greeting(
 
 @main.group()
 def messages() -> None:
-    """List, show, export and delete messages."""
+    """List, show, export, import and delete messages."""
 
 
 @messages.command("list")
@@ -467,17 +467,30 @@ def messages_show(ctx: _Context, message_id: str, as_json: bool) -> None:
 
 
 @messages.command("export")
-@click.argument("message_id", metavar="ID")
+@click.argument("message_id", metavar="[ID]", required=False)
+@click.option("--mailbox", "mailbox_number", metavar="NUMBER", help="The whole mailbox, as a zip.")
 @click.option(
     "-o",
     "--output",
     required=True,
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-    help="The WAV file to write ('-' for standard output).",
+    help="The WAV file to write ('-' for standard output), or the zip with --mailbox.",
 )
 @click.pass_obj
-def messages_export(ctx: _Context, message_id: str, output: Path) -> None:
-    """Write the audio of message ID to a WAV file (G.711, as received)."""
+def messages_export(
+    ctx: _Context, message_id: str | None, mailbox_number: str | None, output: Path
+) -> None:
+    """Write message ID as a WAV file (G.711, as received), or with --mailbox a whole mailbox
+    (audio and JSON metadata, greetings too) as a zip that `messages import` reads back."""
+    if (message_id is None) == (mailbox_number is None):
+        raise _fail("give a message ID or --mailbox NUMBER")
+    if mailbox_number is not None:
+        from afterbeep.store.archive import export_mailbox
+
+        count = _with_store(ctx, lambda store: export_mailbox(store, mailbox_number, output))
+        click.echo(f"wrote {output}: mailbox {mailbox_number}, {count} message(s)")
+        return
+    assert message_id is not None
     audio = _with_store(ctx, lambda store: store.message_audio(message_id))
     try:
         with click.open_file(str(output), "wb") as stream:  # '-' is standard output
@@ -486,6 +499,22 @@ def messages_export(ctx: _Context, message_id: str, output: Path) -> None:
         raise _fail(f"cannot write {output}: {exc.strerror}") from None
     if str(output) != "-":
         click.echo(f"wrote {output} ({len(audio)} bytes)")
+
+
+@messages.command("import")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mailbox", "mailbox_number", metavar="NUMBER", help="Into this mailbox instead.")
+@click.pass_obj
+def messages_import(ctx: _Context, archive: Path, mailbox_number: str | None) -> None:
+    """Load a zip written by `messages export --mailbox` (again: existing messages are kept)."""
+    from afterbeep.store.archive import import_mailbox
+
+    result = _with_store(ctx, lambda store: import_mailbox(store, archive, mailbox_number))
+    made = " (created)" if result.created else ""
+    click.echo(
+        f"mailbox {result.mailbox}{made}: {result.imported} message(s) imported, "
+        f"{result.skipped} already there"
+    )
 
 
 @messages.command("delete")

@@ -346,3 +346,21 @@ def test_jobs_webhooks_and_message_deletion(cli: Any, data_dir: Path) -> None:
 
     ok(cli("webhook", "remove", str(hook["id"])))
     assert "no webhooks" in ok(cli("webhook", "list")).output
+
+
+def test_mailbox_export_and_import(cli: Any, data_dir: Path, tmp_path: Path) -> None:
+    ok(cli("mailbox", "add", "100", "--name", "Alice"))
+    message_id = record_message(data_dir, "100")
+    archive = tmp_path / "alice.zip"
+    assert (
+        "1 message(s)"
+        in ok(cli("messages", "export", "--mailbox", "100", "-o", str(archive))).output
+    )
+    assert "give a message ID or --mailbox" in one_line_error(cli("messages", "export", "-o", "x"))
+
+    ok(cli("mailbox", "remove", "100", "--yes"))
+    out = ok(cli("messages", "import", str(archive))).output
+    assert "mailbox 100 (created): 1 message(s) imported, 0 already there" in out
+    [listed] = json.loads(ok(cli("messages", "list", "100", "--json")).output)
+    assert listed["id"] == str(message_id)
+    assert "1 already there" in ok(cli("messages", "import", str(archive))).output

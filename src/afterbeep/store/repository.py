@@ -35,7 +35,7 @@ from afterbeep.domain import (
     MailboxProfile,
     WarningMode,
 )
-from afterbeep.media.wav import WavError, read_wav
+from afterbeep.media.wav import WavError, read_g711_wav, read_wav
 from afterbeep.store import validation
 from afterbeep.store.blobs import (
     PENDING_SUFFIX,
@@ -477,6 +477,48 @@ class Store:
             await session.commit()
         self._jobs_added()
         await self._delete_blobs([message.audio_key])
+
+    async def import_message(self, mailbox_number: str, record: MessageRecord, wav: bytes) -> bool:
+        """Add a message exported elsewhere (same id, times and folder); False if it exists.
+
+        No notification is sent: this is a restore, not a new call.
+        """
+        try:
+            codec = read_g711_wav(wav)
+        except WavError as exc:
+            raise InvalidValue(f"message {record.id}: not a G.711 WAV file: {exc}") from None
+        if codec is None or codec[0] is not record.codec:
+            raise InvalidValue(f"message {record.id}: its audio is not {record.codec.value}")
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, mailbox_number)
+            if await session.get(Message, record.id) is not None:
+                return False
+            key = f"messages/{mailbox.id}/{record.id}.wav"
+            await _blob_io(self.blobs.write, key, wav)
+            try:
+                session.add(
+                    Message(
+                        id=record.id,
+                        mailbox_id=mailbox.id,
+                        folder=validation.folder(record.folder),
+                        caller_number=record.caller_number,
+                        caller_name=record.caller_name,
+                        called_number=record.called_number,
+                        reason=record.reason,
+                        received_at=record.received_at,
+                        duration_seconds=len(codec[1]) / BYTES_PER_SECOND,
+                        audio_key=key,
+                        codec=record.codec,
+                        urgent=record.urgent,
+                        heard_at=record.heard_at,
+                        call_id=record.call_id,
+                    )
+                )
+                await session.commit()
+            except BaseException:
+                await self._delete_blobs([key])
+                raise
+        return True
 
     # -- notifications ------------------------------------------------------------------------
 

@@ -93,6 +93,16 @@ def boolean(field: str) -> Callable[[object], bool]:
     return check
 
 
+_FOLDER = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def folder(value: object) -> str:
+    """new, old, saved, deleted, or a custom folder name (lower case letters, digits, - _)."""
+    if not isinstance(value, str) or not _FOLDER.fullmatch(value):
+        raise InvalidValue(f"invalid folder {value!r}")
+    return value
+
+
 def language(value: object) -> str:
     if not isinstance(value, str) or len(value) > 16 or not _LANGUAGE.fullmatch(value):
         raise InvalidValue(f"invalid language {value!r}: use a tag such as 'en' or 'pt-BR'")
