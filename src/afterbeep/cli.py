@@ -565,6 +565,44 @@ def _missed_row(record: MissedCallRecord) -> list[str]:
     return [_when(record.at), record.mailbox, caller, record.reason.value]
 
 
+# -- import from other systems -----------------------------------------------------------------
+
+
+@main.group("import")
+def import_group() -> None:
+    """Move mailboxes and messages over from another voicemail system."""
+
+
+@import_group.command("asterisk")
+@click.option(
+    "--conf",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="voicemail.conf (mailboxes, PINs, e-mail addresses).",
+)
+@click.option(
+    "--spool",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The voicemail spool, e.g. /var/spool/asterisk/voicemail.",
+)
+@click.option("--context", "contexts", multiple=True, help="Only this context (repeatable).")
+@click.pass_obj
+def import_asterisk_command(
+    ctx: _Context, conf: Path, spool: Path | None, contexts: tuple[str, ...]
+) -> None:
+    """Create the mailboxes of an Asterisk/FreePBX voicemail.conf and load their messages and
+    greetings (run it again to add what is new)."""
+    from afterbeep.store.asterisk import import_asterisk
+
+    report = _with_store(ctx, lambda store: import_asterisk(store, conf, spool, contexts))
+    for problem in report.problems:
+        click.echo(f"warning: {problem}", err=True)
+    click.echo(
+        f"{report.mailboxes_created} mailbox(es) created, {report.messages_imported} "
+        f"message(s) imported, {report.messages_skipped} already there"
+    )
+
+
 # -- notifications -----------------------------------------------------------------------------
 
 
