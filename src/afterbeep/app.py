@@ -35,6 +35,7 @@ from afterbeep.sip.useragent import (
 )
 from afterbeep.store.migrate import upgrade_database
 from afterbeep.store.repository import Store
+from afterbeep.transcribe.engine import Transcriber, TranscriptionError, WhisperTranscriber
 
 log = logging.getLogger("afterbeep")
 
@@ -94,7 +95,9 @@ class Application:
         # No redirects: a webhook or SMS gateway answering 3xx is misconfigured, and
         # following it could lead a request somewhere its owner did not choose.
         self.http_client = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
-        self.deliveries = Deliveries(self.store, notify, self.http_client)
+        self.deliveries = Deliveries(
+            self.store, notify, self.http_client, transcriber=self._transcriber()
+        )
         self.worker = Worker(
             self.store.jobs,
             self.deliveries.handlers(),
@@ -106,6 +109,18 @@ class Application:
         self.store.fan_out = self.deliveries.plan
         self.store.on_new_jobs(self.worker.wake)
         self.worker.start()
+
+    def _transcriber(self) -> Transcriber | None:
+        notify = self.settings.notify
+        if not notify.transcription:
+            return None
+        try:
+            engine = WhisperTranscriber(notify.transcribe_model)
+        except TranscriptionError as exc:
+            log.warning("transcription off: %s", exc)
+            return None
+        log.info("transcribing messages with %s", engine.model_name)
+        return engine
 
     async def stop(self) -> None:
         tasks = [call.task for call in self.calls.values() if call.task is not None]

@@ -420,13 +420,18 @@ def messages() -> None:
 @messages.command("list")
 @click.argument("mailbox_number", metavar="[MAILBOX]", required=False)
 @click.option("--folder", metavar="F", help="Only this folder (new, old, saved, deleted, …).")
+@click.option("--search", metavar="TEXT", help="Only messages whose transcript or caller has it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def messages_list(
-    ctx: _Context, mailbox_number: str | None, folder: str | None, as_json: bool
+    ctx: _Context,
+    mailbox_number: str | None,
+    folder: str | None,
+    search: str | None,
+    as_json: bool,
 ) -> None:
     """List messages, newest first: all of them, or MAILBOX's."""
-    records = _with_store(ctx, lambda store: store.list_messages(mailbox_number, folder))
+    records = _with_store(ctx, lambda store: store.list_messages(mailbox_number, folder, search))
     if as_json:
         _echo_json([record.to_json() for record in records])
         return
@@ -689,6 +694,21 @@ def _notify_options(command: F) -> F:
             type=click.IntRange(min=1), default=30, show_default=True,
         ),
         _env_option(
+            "--transcription/--no-transcription", "AFTERBEEP_TRANSCRIPTION",
+            "Turn new messages into text (faster-whisper, offline).", default=True,
+            show_default=True,
+        ),
+        _env_option(
+            "--transcribe-model", "AFTERBEEP_TRANSCRIBE_MODEL",
+            "A CTranslate2 Whisper model folder (default: the bundled tiny.en, English only).",
+            metavar="PATH",
+        ),
+        _env_option(
+            "--transcript-wait", "AFTERBEEP_TRANSCRIPT_WAIT",
+            "Seconds a new message's e-mail and SMS wait for its transcript.",
+            type=click.FloatRange(min=0), default=10.0, show_default=True,
+        ),
+        _env_option(
             "--job-lease", "AFTERBEEP_JOB_LEASE",
             "Seconds before another worker takes over a dead worker's delivery.",
             type=click.FloatRange(min=0.5), default=30.0, show_default=True,
@@ -725,6 +745,9 @@ def _notify_settings(options: dict[str, Any]) -> NotifySettings:
         retry_cap=options["retry_cap"],
         max_attempts=options["max_attempts"],
         lease=options["job_lease"],
+        transcription=options["transcription"],
+        transcribe_model=options["transcribe_model"] or None,
+        transcript_wait=options["transcript_wait"],
     )
 
 

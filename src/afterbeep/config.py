@@ -54,6 +54,9 @@ class NotifySettings:
     retry_cap: float = 600.0  # longest wait between tries: a mail server back is used soon
     max_attempts: int = 30  # then the job is failed: 2 to 4 hours of tries with the defaults
     lease: float = 30.0  # seconds a claimed job is held before another worker may take it
+    transcription: bool = True  # when an engine and model are installed
+    transcribe_model: str | None = None  # a CTranslate2 Whisper model; default: tiny.en
+    transcript_wait: float = 10.0  # seconds a new message's e-mail/SMS waits for its text
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,3 +150,20 @@ def test_a_full_mailbox_refuses_the_message_and_mails_the_owner_once(
     time.sleep(0.5)
     events = sorted(str(m.message["X-Afterbeep-Event"]) for m in sink.mails)
     assert events == ["call.missed", "call.missed", "mailbox.full", "message.created"]
+
+
+def test_the_mail_carries_the_transcript_of_what_the_caller_said(
+    server_factory: ServerFactory, sink: SmtpSink, sipp: Sipp, speech: Speech
+) -> None:
+    server = server_factory(extra_args=_smtp_args(sink))
+    server.add_mailbox("1001", "Alice", email="alice@example.com", attach="notify")
+    sipp("deposit", server.sip_address, service="1001", keys=speech.sipp_keys()).assert_ok(server)
+    (mail,) = sink.wait_for(1, timeout=20)
+    text = mail.text().lower()
+    # SPEECH_TEXT: "This is a test message for afterbeep, please call me back at ..." (espeak's
+    # robotic voice through G.711 costs tiny.en a word or two, not these).
+    assert "test message" in text and "please call me" in text, text
+    [message] = json.loads(
+        server.cli("messages", "list", "1001", "--search", "please call", "--json").stdout
+    )
+    assert "test message" in message["transcript"].lower()

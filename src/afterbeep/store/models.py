@@ -212,6 +212,7 @@ class Message(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     heard_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     call_id: Mapped[str] = mapped_column(String(255))
+    transcript: Mapped[str | None] = mapped_column(Text)  # None: none (yet)
     created_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()
     )

@@ -44,6 +44,7 @@ class NewJob:
     kind: str
     key: str
     payload: dict[str, Any]
+    delay: float = 0.0  # seconds before it is due (an e-mail waiting for its transcript)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def add_jobs(session: AsyncSession, jobs: Sequence[NewJob], now: dt.datetime | N
                 payload=json.dumps(job.payload, separators=(",", ":")),
                 status=JobStatus.PENDING.value,
                 attempts=0,
-                run_after=when,
+                run_after=when + dt.timedelta(seconds=job.delay),
             )
         )
 
@@ -279,9 +280,9 @@ async def insert_ignoring_duplicates(
             "payload": payload,
             "status": JobStatus.PENDING.value,
             "attempts": 0,
-            "run_after": now,
+            "run_after": now + dt.timedelta(seconds=job.delay),
         }
-        if claim_for is not None:
+        if claim_for is not None and not job.delay:
             token, lease = claim_for
             values.update(
                 status=JobStatus.RUNNING.value,
@@ -290,7 +291,7 @@ async def insert_ignoring_duplicates(
                 locked_until=now + lease,
             )
         job_id = await session.scalar(insert(JOBS).values(values).returning(JOBS.c.id))
-        if claim_for is not None and job_id is not None:
+        if claim_for is not None and not job.delay and job_id is not None:
             claimed.append(ClaimedJob(job_id, job.kind, job.key, job.payload, 1, claim_for[0]))
     return claimed
 
@@ -362,6 +363,19 @@ class JobQueue:
     async def counts(self) -> dict[str, int]:
         async with self._session() as session:
             return await count_jobs(session)
+
+    async def hurry(self, keys: Sequence[str]) -> None:
+        """Make these pending jobs due now (what they waited for has come)."""
+        if not keys:
+            return
+        async with self._session() as session:
+            await session.execute(
+                update(JOBS)
+                .where(JOBS.c.key.in_(list(keys)), JOBS.c.status == JobStatus.PENDING.value)
+                .values(run_after=utcnow())
+            )
+            await session.commit()
+        self._on_due()
 
     async def release(self, job: ClaimedJob) -> None:
         async with self._session() as session:

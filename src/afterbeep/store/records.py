@@ -88,6 +88,7 @@ class MessageRecord:
     heard_at: dt.datetime | None
     call_id: str
     audio_key: str
+    transcript: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +105,7 @@ class MessageRecord:
             "urgent": self.urgent,
             "heard_at": _iso(self.heard_at),
             "call_id": self.call_id,
+            "transcript": self.transcript,
         }
 
     @classmethod
@@ -126,6 +128,7 @@ class MessageRecord:
             heard_at=None if heard is None else dt.datetime.fromisoformat(heard),
             call_id=data["call_id"],
             audio_key="",
+            transcript=data.get("transcript"),
         )
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, case, delete, func, select
+from sqlalchemy import ColumnElement, case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -413,12 +413,26 @@ class Store:
     # -- messages and missed calls ------------------------------------------------------------
 
     async def list_messages(
-        self, mailbox_number: str | None = None, folder: str | None = None
+        self,
+        mailbox_number: str | None = None,
+        folder: str | None = None,
+        search: str | None = None,
     ) -> list[MessageRecord]:
-        """Newest first."""
+        """Newest first; ``search`` finds words in the transcript, caller name or number."""
         query = select(Message, Mailbox.number).join(Mailbox, Message.mailbox_id == Mailbox.id)
         if folder is not None:
             query = query.where(Message.folder == folder)
+        if search:
+            pattern = (
+                "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+            query = query.where(
+                or_(
+                    Message.transcript.ilike(pattern, escape="\\"),
+                    Message.caller_name.ilike(pattern, escape="\\"),
+                    Message.caller_number.ilike(pattern, escape="\\"),
+                )
+            )
         async with self._session() as session:
             if mailbox_number is not None:
                 mailbox = await _get_mailbox(session, mailbox_number)
@@ -478,6 +492,23 @@ class Store:
         self._jobs_added()
         await self._delete_blobs([message.audio_key])
 
+    async def set_transcript(self, message_id: uuid.UUID | str, text: str) -> bool:
+        """Store a message's transcript; False when the message is gone."""
+        message_id = _message_id(message_id)
+        async with self._session() as session:
+            message = await session.get(Message, message_id)
+            if message is None:
+                return False
+            message.transcript = text
+            await session.commit()
+        return True
+
+    async def message_transcript(self, message_id: uuid.UUID | str) -> str | None:
+        async with self._session() as session:
+            return await session.scalar(
+                select(Message.transcript).where(Message.id == _message_id(message_id))
+            )
+
     async def import_message(self, mailbox_number: str, record: MessageRecord, wav: bytes) -> bool:
         """Add a message exported elsewhere (same id, times and folder); False if it exists.
 
@@ -512,6 +543,7 @@ class Store:
                         urgent=record.urgent,
                         heard_at=record.heard_at,
                         call_id=record.call_id,
+                        transcript=record.transcript,
                     )
                 )
                 await session.commit()
@@ -934,6 +966,7 @@ def _message_record(message: Message, mailbox_number: str) -> MessageRecord:
         heard_at=message.heard_at,
         call_id=message.call_id,
         audio_key=message.audio_key,
+        transcript=message.transcript,
     )
 
 

@@ -1,0 +1,1 @@
+"""Voice to text: an engine interface and its faster-whisper implementation."""
