@@ -33,11 +33,15 @@ from afterbeep.sip.useragent import (
     RequestCompleted,
     UserAgent,
 )
+from afterbeep.store.errors import StoreError
 from afterbeep.store.migrate import upgrade_database
 from afterbeep.store.repository import Store
+from afterbeep.store.retention import purge_expired
 from afterbeep.transcribe.engine import Transcriber, TranscriptionError, WhisperTranscriber
 
 log = logging.getLogger("afterbeep")
+
+HOUSEKEEPING_EVERY = 3600.0  # seconds between retention purges
 
 
 class Application:
@@ -109,6 +113,19 @@ class Application:
         self.store.fan_out = self.deliveries.plan
         self.store.on_new_jobs(self.worker.wake)
         self.worker.start()
+        self.housekeeping = asyncio.get_running_loop().create_task(self._housekeeping())
+
+    async def _housekeeping(self) -> None:
+        """The retention purge, at start and every hour (several nodes may; deletes repeat
+        harmlessly)."""
+        while True:
+            try:
+                result = await purge_expired(self.store)
+                if result.deleted:
+                    log.info("retention purge: %d message(s) deleted", result.deleted)
+            except StoreError as exc:
+                log.warning("retention purge failed: %s", exc)
+            await asyncio.sleep(HOUSEKEEPING_EVERY)
 
     def _transcriber(self) -> Transcriber | None:
         notify = self.settings.notify
@@ -129,6 +146,8 @@ class Application:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.http.close()
         await self.sip.close()
+        self.housekeeping.cancel()
+        await asyncio.gather(self.housekeeping, return_exceptions=True)
         await self.worker.close()
         await self.deliveries.close()
         await self.http_client.aclose()

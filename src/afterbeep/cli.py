@@ -176,6 +176,21 @@ def _mailbox_options(command: F) -> F:
             default=None,
             help="Notify calls that left no message.",
         ),
+        click.option(
+            "--retention-days",
+            metavar="DAYS|inherit",
+            help="Delete messages this many days after they came (inherit: the organization's).",
+        ),
+        click.option(
+            "--deleted-retention-days",
+            metavar="DAYS|inherit",
+            help="The same for messages in the deleted folder.",
+        ),
+        click.option(
+            "--legal-hold/--no-legal-hold",
+            default=None,
+            help="Under a legal hold, retention deletes nothing.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -189,6 +204,7 @@ def _fill_options(
     audio_format: str | None,
     sms: str | None,
     missed_calls: bool | None,
+    retention: tuple[str | None, str | None, bool | None],
     max_seconds: int | None,
     min_seconds: int | None,
     max_silence: int | None,
@@ -208,6 +224,13 @@ def _fill_options(
         options["sms_number"] = sms or None
     if missed_calls is not None:
         options["notify_missed"] = missed_calls
+    days, deleted_days, legal_hold = retention
+    if days is not None:
+        options["retention_days"] = _days(days, "inherit")
+    if deleted_days is not None:
+        options["deleted_retention_days"] = _days(deleted_days, "inherit")
+    if legal_hold is not None:
+        options["legal_hold"] = legal_hold
     if max_seconds is not None:
         options["max_message_seconds"] = max_seconds
     if min_seconds is not None:
@@ -251,11 +274,15 @@ def mailbox_add(
     audio_format: str | None,
     sms: str | None,
     missed_calls: bool | None,
+    retention_days: str | None,
+    deleted_retention_days: str | None,
+    legal_hold: bool | None,
 ) -> None:
     """Create mailbox NUMBER."""
     options: MailboxOptions = {}
     _fill_options(
         options, emails, attach, audio_format, sms, missed_calls,
+        (retention_days, deleted_retention_days, legal_hold),
         max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning,
     )  # fmt: skip
     record = _with_store(ctx, lambda store: store.add_mailbox(number, name, pin, **options))
@@ -332,6 +359,9 @@ def mailbox_set(
     audio_format: str | None,
     sms: str | None,
     missed_calls: bool | None,
+    retention_days: str | None,
+    deleted_retention_days: str | None,
+    legal_hold: bool | None,
     clear_pin: bool,
     temporary_expires: str | None,
 ) -> None:
@@ -339,6 +369,7 @@ def mailbox_set(
     changes: MailboxChanges = {}
     _fill_options(
         changes, emails, attach, audio_format, sms, missed_calls,
+        (retention_days, deleted_retention_days, legal_hold),
         max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning,
     )  # fmt: skip
     if name is not None:
@@ -355,6 +386,16 @@ def mailbox_set(
         raise _fail("nothing to change: give at least one option (see --help)")
     _with_store(ctx, lambda store: store.update_mailbox(number, **changes))
     click.echo(f"updated mailbox {number}")
+
+
+def _days(value: str, unset: str) -> int | None:
+    """'14' → 14; the word ``unset`` ('inherit', 'forever') → None."""
+    if value.strip().lower() == unset:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise _fail(f"invalid number of days {value!r}: give a whole number or {unset}") from None
 
 
 def _parse_expiry(value: str) -> dt.datetime | None:
@@ -568,6 +609,73 @@ def _missed_row(record: MissedCallRecord) -> list[str]:
     if record.caller_name:
         caller = f"{record.caller_name} <{caller}>"
     return [_when(record.at), record.mailbox, caller, record.reason.value]
+
+
+# -- retention and consistency -----------------------------------------------------------------
+
+
+@main.group()
+def org() -> None:
+    """The organization's defaults (one organization until tenancy arrives)."""
+
+
+@org.command("show")
+@click.pass_obj
+def org_show(ctx: _Context) -> None:
+    """Show the retention defaults."""
+    days, deleted = _with_store(ctx, lambda store: store.organization_retention())
+    click.echo(f"retention_days          {'forever' if days is None else days}")
+    click.echo(f"deleted_retention_days  {'forever' if deleted is None else deleted}")
+
+
+@org.command("set")
+@click.option("--retention-days", metavar="DAYS|forever", help="Keep messages this long.")
+@click.option(
+    "--deleted-retention-days", metavar="DAYS|forever", help="Keep deleted messages this long."
+)
+@click.pass_obj
+def org_set(ctx: _Context, retention_days: str | None, deleted_retention_days: str | None) -> None:
+    """Set the retention that mailboxes without their own follow."""
+
+    async def update(store: Store) -> None:
+        days, deleted = await store.organization_retention()
+        if retention_days is not None:
+            days = _days(retention_days, "forever")
+        if deleted_retention_days is not None:
+            deleted = _days(deleted_retention_days, "forever")
+        await store.set_organization_retention(days, deleted)
+
+    _with_store(ctx, update)
+    click.echo("updated the organization's retention")
+
+
+@main.command()
+@click.pass_obj
+def purge(ctx: _Context) -> None:
+    """Delete the messages that outlived their retention now (serve does it hourly)."""
+    from afterbeep.store.retention import purge_expired
+
+    result = _with_store(ctx, purge_expired)
+    click.echo(f"deleted {result.deleted} message(s) from {result.mailboxes} mailbox(es)")
+
+
+@main.command()
+@click.option("--fix", is_flag=True, help="Delete orphan files and rows whose audio is gone.")
+@click.pass_obj
+def check(ctx: _Context, fix: bool) -> None:
+    """Prove that audio and rows go together: exit status 1 if they do not."""
+    from afterbeep.store.retention import check as run_check
+
+    report = _with_store(ctx, lambda store: run_check(store, fix))
+    click.echo(f"{report.messages} message(s), {report.files} audio file(s)")
+    for message_id in report.missing_audio:
+        click.echo(f"message without audio: {message_id}")
+    for key in report.orphan_files:
+        click.echo(f"audio without a message or greeting: {key}")
+    if fix:
+        click.echo(f"fixed {report.fixed}")
+    elif not report.consistent:
+        raise SystemExit(1)
 
 
 # -- import from other systems -----------------------------------------------------------------

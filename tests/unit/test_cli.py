@@ -364,3 +364,23 @@ def test_mailbox_export_and_import(cli: Any, data_dir: Path, tmp_path: Path) -> 
     [listed] = json.loads(ok(cli("messages", "list", "100", "--json")).output)
     assert listed["id"] == str(message_id)
     assert "1 already there" in ok(cli("messages", "import", str(archive))).output
+
+
+def test_retention_purge_and_check_commands(cli: Any, data_dir: Path) -> None:
+    ok(cli("org", "set", "--retention-days", "14", "--deleted-retention-days", "forever"))
+    shown = ok(cli("org", "show")).output
+    assert "retention_days          14" in shown and "forever" in shown
+    ok(cli("mailbox", "add", "100", "--name", "Alice", "--retention-days", "30", "--legal-hold"))
+    box = json.loads(ok(cli("mailbox", "show", "100", "--json")).output)
+    assert (box["retention_days"], box["legal_hold"]) == (30, True)
+    ok(cli("mailbox", "set", "100", "--retention-days", "inherit", "--no-legal-hold"))
+    box = json.loads(ok(cli("mailbox", "show", "100", "--json")).output)
+    assert (box["retention_days"], box["legal_hold"]) == (None, False)
+    assert "whole number or inherit" in one_line_error(
+        cli("mailbox", "set", "100", "--retention-days", "soon")
+    )
+
+    record_message(data_dir, "100")  # received 2026-04-01: older than 14 days
+    assert "deleted 1 message(s) from 1 mailbox(es)" in ok(cli("purge")).output
+    result = ok(cli("check"))
+    assert "0 message(s), 0 audio file(s)" in result.output

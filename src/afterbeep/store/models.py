@@ -122,6 +122,10 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Days messages are kept, for mailboxes that do not say (None: for ever); deleted ones
+    # by their own count.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    deleted_retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()
     )
@@ -155,6 +159,9 @@ class Mailbox(Base):
     # Set when a caller found the mailbox full and the owner was told; cleared when there is
     # room again, so the owner hears of it once per time it fills up.
     full_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # None: the organization's
+    deleted_retention_days: Mapped[int | None] = mapped_column(Integer)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     pin_hash: Mapped[str | None] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")

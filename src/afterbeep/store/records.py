@@ -41,6 +41,9 @@ class MailboxRecord:
     audio_format: AudioFormat
     sms_number: str | None
     notify_missed: bool
+    retention_days: int | None
+    deleted_retention_days: int | None
+    legal_hold: bool
     new_messages: int
     total_messages: int
     created_at: dt.datetime
@@ -65,6 +68,9 @@ class MailboxRecord:
             "audio_format": self.audio_format.value,
             "sms_number": self.sms_number,
             "notify_missed": self.notify_missed,
+            "retention_days": self.retention_days,
+            "deleted_retention_days": self.deleted_retention_days,
+            "legal_hold": self.legal_hold,
             "new_messages": self.new_messages,
             "total_messages": self.total_messages,
             "created_at": _iso(self.created_at),

@@ -95,6 +95,9 @@ class MailboxOptions(TypedDict, total=False):
     audio_format: AudioFormat | str
     sms_number: str | None
     notify_missed: bool
+    retention_days: int | None  # None: the organization's
+    deleted_retention_days: int | None
+    legal_hold: bool
 
 
 class MailboxChanges(MailboxOptions, total=False):
@@ -305,6 +308,24 @@ class Store:
             except IntegrityError:  # added by someone else since the check
                 raise AlreadyExists(f"mailbox {number} already exists") from None
         return await self.get_mailbox(number)
+
+    async def organization_retention(self) -> tuple[int | None, int | None]:
+        """(days messages are kept, days deleted ones are) for mailboxes that do not say."""
+        async with self._session() as session:
+            org = await session.get(Organization, await self._default_organization(session))
+            assert org is not None
+            return org.retention_days, org.deleted_retention_days
+
+    async def set_organization_retention(
+        self, retention_days: int | None, deleted_retention_days: int | None
+    ) -> None:
+        days = validation.optional_days("retention_days")(retention_days)
+        deleted = validation.optional_days("deleted_retention_days")(deleted_retention_days)
+        async with self._session() as session:
+            org = await session.get(Organization, await self._default_organization(session))
+            assert org is not None
+            org.retention_days, org.deleted_retention_days = days, deleted
+            await session.commit()
 
     async def list_mailboxes(self) -> list[MailboxRecord]:
         async with self._session() as session:
@@ -842,6 +863,9 @@ def _mailbox_record(mailbox: Mailbox, new: int, total: int) -> MailboxRecord:
         audio_format=mailbox.audio_format,
         sms_number=mailbox.sms_number,
         notify_missed=mailbox.notify_missed,
+        retention_days=mailbox.retention_days,
+        deleted_retention_days=mailbox.deleted_retention_days,
+        legal_hold=mailbox.legal_hold,
         new_messages=int(new),
         total_messages=int(total),
         created_at=mailbox.created_at,

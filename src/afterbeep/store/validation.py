@@ -84,6 +84,15 @@ def choice(enum: type[AttachPolicy] | type[AudioFormat], what: str) -> Callable[
     return check
 
 
+def optional_days(field: str) -> Callable[[object], int | None]:
+    check_days = integer(field, 1, 36500)
+
+    def check(value: object) -> int | None:
+        return None if value is None else check_days(value)
+
+    return check
+
+
 def boolean(field: str) -> Callable[[object], bool]:
     def check(value: object) -> bool:
         if not isinstance(value, bool):
@@ -155,6 +164,9 @@ MAILBOX_FIELDS: dict[str, Callable[[Any], object]] = {
     "audio_format": choice(AudioFormat, "audio format"),
     "sms_number": sms_number,
     "notify_missed": boolean("notify_missed"),
+    "retention_days": optional_days("retention_days"),
+    "deleted_retention_days": optional_days("deleted_retention_days"),
+    "legal_hold": boolean("legal_hold"),
     "language": language,
     "timezone": timezone,
     "max_message_seconds": integer("max_message_seconds", 1, 3600),
