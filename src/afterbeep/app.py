@@ -102,17 +102,24 @@ class Application:
         self.deliveries = Deliveries(
             self.store, notify, self.http_client, transcriber=self._transcriber()
         )
+        retry = RetryPolicy(notify.retry_base, notify.retry_cap, notify.max_attempts)
+        handlers = self.deliveries.handlers()
+        # Transcription (seconds of CPU a message) has a worker of its own, one at a time, so
+        # a backlog of it never holds up deliveries that are due.
         self.worker = Worker(
-            self.store.jobs,
-            self.deliveries.handlers(),
-            concurrency=notify.workers,
-            lease=notify.lease,
-            retry=RetryPolicy(notify.retry_base, notify.retry_cap, notify.max_attempts),
-        )
+            self.store.jobs, handlers, concurrency=notify.workers, lease=notify.lease,
+            retry=retry, kinds=("!", "transcribe"),
+        )  # fmt: skip
+        self.transcriptions = Worker(
+            self.store.jobs, handlers, concurrency=1, lease=notify.lease, retry=retry,
+            kinds=("transcribe",),
+        )  # fmt: skip
         self.deliveries.start()
         self.store.fan_out = self.deliveries.plan
         self.store.on_new_jobs(self.worker.wake)
+        self.store.on_new_jobs(self.transcriptions.wake)
         self.worker.start()
+        self.transcriptions.start()
         self.housekeeping = asyncio.get_running_loop().create_task(self._housekeeping())
 
     async def _housekeeping(self) -> None:
@@ -149,6 +156,7 @@ class Application:
         self.housekeeping.cancel()
         await asyncio.gather(self.housekeeping, return_exceptions=True)
         await self.worker.close()
+        await self.transcriptions.close()
         await self.deliveries.close()
         await self.http_client.aclose()
         await self.store.close()

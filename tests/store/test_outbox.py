@@ -185,3 +185,13 @@ async def test_a_full_mailbox_tells_its_owner_once_until_there_is_room(
     subject = await store.event_subject(full.payload)
     assert subject is not None and subject.at == later
     assert subject.mailbox.emails == ("owner@example.com",)
+
+
+async def test_workers_can_take_only_some_kinds_of_jobs(store: Store) -> None:
+    await _queue(store, "transcribe:a")
+    await _queue(store, "email:a")
+    await _queue(store, "sms:a")
+    others = await store.jobs.claim(10, LEASE, ("!", "transcribe"))
+    assert sorted(job.key for job in others) == ["email:a", "sms:a"]
+    [only] = await store.jobs.claim(10, LEASE, ("transcribe",))
+    assert only.key == "transcribe:a"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from afterbeep.notify.content import DeliveryError
 from afterbeep.store.errors import StoreError
-from afterbeep.store.outbox import ClaimedJob, JobQueue, NewJob
+from afterbeep.store.outbox import ClaimedJob, JobQueue, Kinds, NewJob
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,10 @@ class Worker:
         lease: float = 30.0,
         poll: float = 1.0,
         retry: RetryPolicy | None = None,
+        kinds: Kinds = None,
     ) -> None:
         self.jobs = jobs
+        self.kinds = kinds  # the job kinds this worker takes (see outbox.claim)
         self.handlers = dict(handlers)
         self.concurrency = concurrency
         self.lease = dt.timedelta(seconds=lease)
@@ -100,7 +102,7 @@ class Worker:
             claimed: list[ClaimedJob] = []
             if free > 0:
                 try:
-                    claimed = await self.jobs.claim(free, self.lease)
+                    claimed = await self.jobs.claim(free, self.lease, self.kinds)
                 except StoreError as exc:
                     log.warning("cannot claim jobs: %s", exc)
             for job in claimed:

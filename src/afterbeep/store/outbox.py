@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from afterbeep.store.models import Job, utcnow
 
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+Kinds = tuple[str, ...] | None
 
 # Core statements on the table: the worker's hot path needs none of the ORM's bookkeeping.
 JOBS = cast(Table, Job.__table__)
@@ -100,9 +101,16 @@ def add_jobs(session: AsyncSession, jobs: Sequence[NewJob], now: dt.datetime | N
 
 
 async def claim(
-    session: AsyncSession, limit: int, lease: dt.timedelta, now: dt.datetime
+    session: AsyncSession,
+    limit: int,
+    lease: dt.timedelta,
+    now: dt.datetime,
+    kinds: Kinds = None,
 ) -> list[ClaimedJob]:
-    """Take up to ``limit`` due jobs (and running ones whose lease lapsed); commits."""
+    """Take up to ``limit`` due jobs (and running ones whose lease lapsed); commits.
+
+    ``kinds``: only these kinds, or ``("!", kind, …)`` for all but these.
+    """
     token = str(uuid.uuid4())
     due = (
         select(JOBS.c.id)
@@ -110,7 +118,8 @@ async def claim(
             or_(
                 (JOBS.c.status == JobStatus.PENDING.value) & (JOBS.c.run_after <= now),
                 (JOBS.c.status == JobStatus.RUNNING.value) & (JOBS.c.locked_until < now),
-            )
+            ),
+            *_kind_filter(kinds),
         )
         .order_by(JOBS.c.run_after, JOBS.c.id)
         .limit(limit)
@@ -296,6 +305,14 @@ async def insert_ignoring_duplicates(
     return claimed
 
 
+def _kind_filter(kinds: Kinds) -> list[Any]:
+    if not kinds:
+        return []
+    if kinds[0] == "!":
+        return [JOBS.c.kind.not_in(list(kinds[1:]))]
+    return [JOBS.c.kind.in_(list(kinds))]
+
+
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -321,9 +338,9 @@ class JobQueue:
         self._session = session
         self._on_due = on_due  # wakes this process's worker when jobs became due
 
-    async def claim(self, limit: int, lease: dt.timedelta) -> list[ClaimedJob]:
+    async def claim(self, limit: int, lease: dt.timedelta, kinds: Kinds = None) -> list[ClaimedJob]:
         async with self._session() as session:
-            return await claim(session, limit, lease, utcnow())
+            return await claim(session, limit, lease, utcnow(), kinds)
 
     async def extend(self, jobs: Sequence[ClaimedJob], lease: dt.timedelta) -> None:
         if jobs:
