@@ -13,11 +13,17 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
-from afterbeep.config import NotifySettings, Settings, parse_hostport, parse_port_range
+from afterbeep.config import (
+    SMTP_SECURITY_MODES,
+    NotifySettings,
+    Settings,
+    parse_hostport,
+    parse_port_range,
+)
 from afterbeep.domain import AttachPolicy, AudioFormat, GreetingKind, WarningMode
 from afterbeep.store.db import parse_database_url
 from afterbeep.store.errors import StoreError
@@ -197,54 +203,35 @@ def _mailbox_options(command: F) -> F:
     return command
 
 
-def _fill_options(
-    options: MailboxOptions,
-    emails: tuple[str, ...],
-    attach: str | None,
-    audio_format: str | None,
-    sms: str | None,
-    missed_calls: bool | None,
-    retention: tuple[str | None, str | None, bool | None],
-    max_seconds: int | None,
-    min_seconds: int | None,
-    max_silence: int | None,
-    max_messages: int | None,
-    language: str | None,
-    timezone: str | None,
-    warning: str | None,
-) -> None:
-    """Copy the options that were given (``mailbox set`` leaves the others unchanged)."""
-    if emails:
-        options["emails"] = ",".join(emails)
-    if attach is not None:
-        options["attach_policy"] = attach
-    if audio_format is not None:
-        options["audio_format"] = audio_format
-    if sms is not None:
-        options["sms_number"] = sms or None
-    if missed_calls is not None:
-        options["notify_missed"] = missed_calls
-    days, deleted_days, legal_hold = retention
-    if days is not None:
-        options["retention_days"] = _days(days, "inherit")
-    if deleted_days is not None:
-        options["deleted_retention_days"] = _days(deleted_days, "inherit")
-    if legal_hold is not None:
-        options["legal_hold"] = legal_hold
-    if max_seconds is not None:
-        options["max_message_seconds"] = max_seconds
-    if min_seconds is not None:
-        options["min_message_seconds"] = min_seconds
-    if max_silence is not None:
-        options["max_silence_seconds"] = max_silence
-    if max_messages is not None:
-        options["max_messages"] = max_messages
-    if language is not None:
-        options["language"] = language
-    if timezone is not None:
-        options["timezone"] = timezone
-    if warning is not None:
-        options["warning_mode"] = WarningMode(warning)
+# Options whose value is stored as given, by the store field they set.
+_PLAIN_OPTIONS = {
+    "attach": "attach_policy",
+    "audio_format": "audio_format",
+    "missed_calls": "notify_missed",
+    "legal_hold": "legal_hold",
+    "max_seconds": "max_message_seconds",
+    "min_seconds": "min_message_seconds",
+    "max_silence": "max_silence_seconds",
+    "max_messages": "max_messages",
+    "language": "language",
+    "timezone": "timezone",
+    "warning": "warning_mode",
+}
+
+
+def _fill_options(options: MailboxOptions, given: dict[str, Any]) -> None:
+    """Copy the ``_mailbox_options`` that were given (``mailbox set`` leaves the others)."""
+    fields = cast(dict[str, Any], options)
+    for option, field in _PLAIN_OPTIONS.items():
+        if given.get(option) is not None:
+            fields[field] = given[option]
+    if given.get("emails"):
+        fields["emails"] = ",".join(given["emails"])
+    if given.get("sms") is not None:
+        fields["sms_number"] = given["sms"] or None
+    for option in ("retention_days", "deleted_retention_days"):
+        if given.get(option) is not None:
+            fields[option] = _days(given[option], "inherit")
 
 
 @main.group()
@@ -257,34 +244,10 @@ def mailbox() -> None:
 @click.option("--name", required=True, help="Owner or label shown in listings.")
 @_mailbox_options
 @click.pass_obj
-def mailbox_add(
-    ctx: _Context,
-    number: str,
-    name: str,
-    emails: tuple[str, ...],
-    pin: str | None,
-    max_seconds: int | None,
-    min_seconds: int | None,
-    max_silence: int | None,
-    max_messages: int | None,
-    language: str | None,
-    timezone: str | None,
-    warning: str | None,
-    attach: str | None,
-    audio_format: str | None,
-    sms: str | None,
-    missed_calls: bool | None,
-    retention_days: str | None,
-    deleted_retention_days: str | None,
-    legal_hold: bool | None,
-) -> None:
+def mailbox_add(ctx: _Context, /, number: str, name: str, pin: str | None, **settings: Any) -> None:
     """Create mailbox NUMBER."""
     options: MailboxOptions = {}
-    _fill_options(
-        options, emails, attach, audio_format, sms, missed_calls,
-        (retention_days, deleted_retention_days, legal_hold),
-        max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning,
-    )  # fmt: skip
+    _fill_options(options, settings)
     record = _with_store(ctx, lambda store: store.add_mailbox(number, name, pin, **options))
     click.echo(f"added mailbox {record.number} ({record.name})")
 
@@ -344,34 +307,17 @@ def mailbox_show(ctx: _Context, number: str, as_json: bool) -> None:
 @click.pass_obj
 def mailbox_set(
     ctx: _Context,
+    /,
     number: str,
     name: str | None,
-    emails: tuple[str, ...],
     pin: str | None,
-    max_seconds: int | None,
-    min_seconds: int | None,
-    max_silence: int | None,
-    max_messages: int | None,
-    language: str | None,
-    timezone: str | None,
-    warning: str | None,
-    attach: str | None,
-    audio_format: str | None,
-    sms: str | None,
-    missed_calls: bool | None,
-    retention_days: str | None,
-    deleted_retention_days: str | None,
-    legal_hold: bool | None,
     clear_pin: bool,
     temporary_expires: str | None,
+    **settings: Any,
 ) -> None:
     """Change settings of mailbox NUMBER."""
     changes: MailboxChanges = {}
-    _fill_options(
-        changes, emails, attach, audio_format, sms, missed_calls,
-        (retention_days, deleted_retention_days, legal_hold),
-        max_seconds, min_seconds, max_silence, max_messages, language, timezone, warning,
-    )  # fmt: skip
+    _fill_options(changes, settings)
     if name is not None:
         changes["name"] = name
     if pin is not None and clear_pin:
@@ -736,7 +682,7 @@ def _notify_options(command: F) -> F:
         _env_option(
             "--smtp-security", "AFTERBEEP_SMTP_SECURITY",
             "auto: STARTTLS when offered; starttls: required; tls: implicit TLS (port 465).",
-            type=click.Choice(SMTP_SECURITY), default="auto", show_default=True,
+            type=click.Choice(SMTP_SECURITY_MODES), default="auto", show_default=True,
         ),
         _env_option(
             "--smtp-ca-file", "AFTERBEEP_SMTP_CA_FILE",
@@ -825,9 +771,6 @@ def _notify_options(command: F) -> F:
     for option in reversed(options):
         command = option(command)
     return command
-
-
-SMTP_SECURITY = ("auto", "none", "starttls", "tls")
 
 
 def _notify_settings(options: dict[str, Any]) -> NotifySettings:

@@ -27,6 +27,9 @@ def parse_port_range(value: str) -> tuple[int, int]:
     return low + (low % 2), high
 
 
+SMTP_SECURITY_MODES = ("auto", "none", "starttls", "tls")
+
+
 @dataclass(frozen=True, slots=True)
 class NotifySettings:
     """E-mail, SMS, webhooks and the workers that deliver them."""

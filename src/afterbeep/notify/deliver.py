@@ -78,7 +78,6 @@ class Deliveries:
         store: Store,
         settings: NotifySettings,
         client: httpx.AsyncClient,
-        templates: EmailTemplates | None = None,
         transcriber: Transcriber | None = None,
     ) -> None:
         self.store = store
@@ -87,8 +86,9 @@ class Deliveries:
         self._recognizer = concurrent.futures.ThreadPoolExecutor(1, "transcribe")
         self.settings = settings
         self.client = client
-        # Built once here so that a broken template folder fails at start-up.
-        self.templates = templates or EmailTemplates(settings.templates_dir)
+        # Loaded here only to check them: a broken template folder fails at start-up, not at
+        # the first mail (the rendering processes load their own copies).
+        EmailTemplates(settings.templates_dir)
         self.sms = sms_provider(settings, client)
         self._renderers: concurrent.futures.ProcessPoolExecutor | None = None
         self.policy = planner.Policy(
@@ -168,8 +168,12 @@ class Deliveries:
 
     async def _with_transcript(self, notice: Notice) -> Notice:
         """The notice with the message's transcript as it is now (None while there is none)."""
-        if notice.event is not EventKind.MESSAGE_CREATED or notice.message_id is None:
-            return notice
+        if (
+            self.transcriber is None
+            or notice.event is not EventKind.MESSAGE_CREATED
+            or notice.message_id is None
+        ):
+            return notice  # nothing here writes transcripts: no query for one
         transcript = await self.store.message_transcript(notice.message_id)
         return dataclasses.replace(notice, transcript=transcript or None)
 

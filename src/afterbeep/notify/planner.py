@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from afterbeep.domain import AttachPolicy, DiversionReason
+from afterbeep.domain import AttachPolicy, AudioFormat, DiversionReason
 from afterbeep.notify.content import EventKind, MailboxView, Notice
 from afterbeep.store.outbox import NewJob
 from afterbeep.store.records import EventSubject
@@ -105,17 +106,14 @@ def plan(
         assert subject.message is not None
         if to:
             jobs.append(
-                NewJob(
-                    "email",
-                    f"email:{event_key}",
-                    {
-                        "notice": payload,
-                        "to": to,
-                        "cc": cc,
-                        "attach": mailbox.attach_policy.value,
-                        "format": mailbox.audio_format.value,
-                        "audio_key": subject.message.audio_key,
-                    },
+                _email(
+                    event_key,
+                    payload,
+                    to,
+                    mailbox.attach_policy,
+                    mailbox.audio_format,
+                    cc=cc,
+                    audio_key=subject.message.audio_key,
                     delay=wait,
                 )
             )
@@ -125,17 +123,8 @@ def plan(
         or event is EventKind.MAILBOX_FULL
     ):
         jobs.append(
-            NewJob(
-                "email",
-                f"email:{event_key}",
-                {
-                    "notice": payload,
-                    "to": list(mailbox.emails),
-                    "cc": [],
-                    "attach": AttachPolicy.NOTIFY.value,
-                    "format": mailbox.audio_format.value,
-                    "audio_key": None,
-                },
+            _email(
+                event_key, payload, list(mailbox.emails), AttachPolicy.NOTIFY, mailbox.audio_format
             )
         )
 
@@ -178,3 +167,25 @@ def plan(
                 )
             )
     return jobs
+
+
+def _email(
+    event_key: str,
+    notice: dict[str, Any],
+    to: list[str],
+    attach: AttachPolicy,
+    audio_format: AudioFormat,
+    *,
+    cc: Sequence[str] = (),
+    audio_key: str | None = None,
+    delay: float = 0.0,
+) -> NewJob:
+    payload = {
+        "notice": notice,
+        "to": to,
+        "cc": list(cc),
+        "attach": attach.value,
+        "format": audio_format.value,
+        "audio_key": audio_key,
+    }
+    return NewJob("email", f"email:{event_key}", payload, delay=delay)

@@ -47,10 +47,7 @@ class RenderedEmail:
 
 def render_email(request: EmailRequest) -> RenderedEmail:
     """Raises ``TemplateError`` when a template cannot be rendered."""
-    templates = _templates.get(request.templates_dir)
-    if templates is None:
-        folder = None if request.templates_dir is None else Path(request.templates_dir)
-        templates = _templates[request.templates_dir] = EmailTemplates(folder)
+    templates = _templates_for(request.templates_dir)
     attachment, problem = None, None
     if request.audio is not None:
         try:
@@ -74,10 +71,15 @@ def render_email(request: EmailRequest) -> RenderedEmail:
 
 def warm_up(templates_dir: str | None) -> None:
     """Load the templates (and with them Jinja2, Babel, LAME) before the first mail needs it."""
-    if templates_dir not in _templates:
-        _templates[templates_dir] = EmailTemplates(
-            None if templates_dir is None else Path(templates_dir)
-        )
+    _templates_for(templates_dir)
+
+
+def _templates_for(templates_dir: str | None) -> EmailTemplates:
+    templates = _templates.get(templates_dir)
+    if templates is None:
+        folder = None if templates_dir is None else Path(templates_dir)
+        templates = _templates[templates_dir] = EmailTemplates(folder)
+    return templates
 
 
 def die_with_parent() -> None:

@@ -16,8 +16,6 @@ import aiosmtplib
 from afterbeep.config import NotifySettings
 from afterbeep.notify.content import DeliveryError
 
-SECURITY_MODES = ("auto", "none", "starttls", "tls")
-
 
 async def send_email(
     settings: NotifySettings,

@@ -88,16 +88,7 @@ def add_jobs(session: AsyncSession, jobs: Sequence[NewJob], now: dt.datetime | N
     """Queue ``jobs`` in the caller's transaction: they exist exactly when its change does."""
     when = now or utcnow()
     for job in jobs:
-        session.add(
-            Job(
-                kind=job.kind,
-                key=job.key,
-                payload=json.dumps(job.payload, separators=(",", ":")),
-                status=JobStatus.PENDING.value,
-                attempts=0,
-                run_after=when + dt.timedelta(seconds=job.delay),
-            )
-        )
+        session.add(Job(**_pending_row(job, when)))
 
 
 async def claim(
@@ -282,15 +273,7 @@ async def insert_ignoring_duplicates(
     for job in jobs:
         if job.key in existing:
             continue
-        payload = json.dumps(job.payload, separators=(",", ":"))
-        values: dict[str, Any] = {
-            "kind": job.kind,
-            "key": job.key,
-            "payload": payload,
-            "status": JobStatus.PENDING.value,
-            "attempts": 0,
-            "run_after": now + dt.timedelta(seconds=job.delay),
-        }
+        values = _pending_row(job, now)
         if claim_for is not None and not job.delay:
             token, lease = claim_for
             values.update(
@@ -303,6 +286,17 @@ async def insert_ignoring_duplicates(
         if claim_for is not None and not job.delay and job_id is not None:
             claimed.append(ClaimedJob(job_id, job.kind, job.key, job.payload, 1, claim_for[0]))
     return claimed
+
+
+def _pending_row(job: NewJob, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "kind": job.kind,
+        "key": job.key,
+        "payload": json.dumps(job.payload, separators=(",", ":")),
+        "status": JobStatus.PENDING.value,
+        "attempts": 0,
+        "run_after": now + dt.timedelta(seconds=job.delay),
+    }
 
 
 def _kind_filter(kinds: Kinds) -> list[Any]:

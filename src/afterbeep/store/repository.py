@@ -210,7 +210,7 @@ class Store:
             async with self._session() as session:
                 message = _message(pending, recording.bytes_written)
                 session.add(message)
-                await self._queue_event(session, _message_created(pending.id), message=message)
+                await self._queue_event(session, _message_created(pending.id))
                 await session.commit()
         except StoreError:
             # The foreign key fails when the mailbox was removed while the caller spoke.
@@ -257,7 +257,7 @@ class Store:
                     f"mailbox.full:{mailbox.id}:{stamp}",
                     {"event": "mailbox.full", "mailbox_id": mailbox.id, "at": stamp},
                 )
-                await self._queue_event(session, event, mailbox_id=mailbox.id)
+                await self._queue_event(session, event)
             await session.commit()
         self._jobs_added()
 
@@ -501,7 +501,7 @@ class Store:
             deleted = await session.execute(delete(Message).where(Message.id == message.id))
             if not getattr(deleted, "rowcount", 0):
                 raise NotFound(f"no message {message.id}")
-            await self._queue_event(session, _message_deleted(message), record=message)
+            await self._queue_event(session, _message_deleted(message))
             mailbox = await session.get(Mailbox, message.mailbox_id)
             if (
                 mailbox is not None
@@ -577,51 +577,8 @@ class Store:
 
     async def event_subject(self, payload: dict[str, Any]) -> EventSubject | None:
         """What an outbox event is about; None when its mailbox or message is gone."""
-        event = str(payload["event"])
         async with self._session() as session:
-            if event == "message.created":
-                row = (
-                    await session.execute(
-                        select(Message, Mailbox)
-                        .join(Mailbox, Message.mailbox_id == Mailbox.id)
-                        .where(Message.id == _message_id(payload["message_id"]))
-                    )
-                ).first()
-                if row is None:
-                    return None
-                message, mailbox = row
-                return EventSubject(
-                    event, _notify_target(mailbox), message=_message_record(message, mailbox.number)
-                )
-            if event == "call.missed":
-                missed_row = (
-                    await session.execute(
-                        select(MissedCall, Mailbox)
-                        .join(Mailbox, MissedCall.mailbox_id == Mailbox.id)
-                        .where(MissedCall.id == int(payload["missed_call_id"]))
-                    )
-                ).first()
-                if missed_row is None:
-                    return None
-                call, mailbox = missed_row
-                return EventSubject(
-                    event,
-                    _notify_target(mailbox),
-                    missed_call=_missed_call_record(call, mailbox.number),
-                )
-            if event == "mailbox.full":
-                full = await session.get(Mailbox, int(payload["mailbox_id"]))
-                if full is None:
-                    return None
-                at = dt.datetime.fromisoformat(str(payload["at"]))
-                return EventSubject(event, _notify_target(full), at=at)
-            if event == "message.deleted":
-                deleted_from = await session.get(Mailbox, int(payload["mailbox_id"]))
-                if deleted_from is None:
-                    return None
-                record = MessageRecord.from_json(payload["message"], deleted_from.id)
-                return EventSubject(event, _notify_target(deleted_from), message=record)
-        raise InvalidValue(f"unknown event {event!r}")
+            return await _load_subject(session, payload)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -673,37 +630,16 @@ class Store:
 
         await asyncio.to_thread(delete_all)
 
-    async def _queue_event(
-        self,
-        session: AsyncSession,
-        event: NewJob,
-        *,
-        message: Message | None = None,
-        record: MessageRecord | None = None,
-        missed_call: MissedCall | None = None,
-        mailbox_id: int | None = None,
-    ) -> None:
+    async def _queue_event(self, session: AsyncSession, event: NewJob) -> None:
         """Queue the event's deliveries (or the event itself) in the caller's transaction."""
-        if self.fan_out is None:
+        fan_out = self.fan_out
+        subject = None if fan_out is None else await _load_subject(session, event.payload)
+        if fan_out is None or subject is None:  # no planner here (the CLI), or a mailbox going
             add_jobs(session, [event])
             return
-        if mailbox_id is None:
-            mailbox_id = next(x.mailbox_id for x in (message, record, missed_call) if x is not None)
-        mailbox = await session.get(Mailbox, mailbox_id)
-        if mailbox is None:  # removed meanwhile: the commit fails on its foreign key anyway
-            add_jobs(session, [event])
-            return
-        subject = EventSubject(
-            str(event.payload["event"]),
-            _notify_target(mailbox),
-            message=record if message is None else _message_record(message, mailbox.number),
-            missed_call=None
-            if missed_call is None
-            else _missed_call_record(missed_call, mailbox.number),
-            at=_event_time(event),
-        )
+        mailbox = subject.mailbox
         webhooks = await targets_for(session, mailbox.id, mailbox.organization_id)
-        add_jobs(session, self.fan_out(subject, webhooks, event.key))
+        add_jobs(session, fan_out(subject, webhooks, event.key))
 
     async def _add_missed_call(
         self, session: AsyncSession, mailbox_id: int, caller: CallerInfo, at: dt.datetime
@@ -715,7 +651,7 @@ class Store:
         event = NewJob(
             "event", f"call.missed:{call.id}", {"event": "call.missed", "missed_call_id": call.id}
         )
-        await self._queue_event(session, event, missed_call=call)
+        await self._queue_event(session, event)
 
     async def _mailbox_is_gone(self, pending: PendingRecording) -> bool:
         async with self._session() as session:
@@ -747,7 +683,7 @@ class Store:
             if data_bytes > 0 and data_bytes / BYTES_PER_SECOND >= mailbox.min_message_seconds:
                 message = _message(pending, data_bytes)
                 session.add(message)
-                await self._queue_event(session, _message_created(pending.id), message=message)
+                await self._queue_event(session, _message_created(pending.id))
                 await session.commit()
                 await asyncio.to_thread(sidecar.unlink, missing_ok=True)
                 log.info("recovered message %s for mailbox %s", pending.id, mailbox.number)
@@ -938,9 +874,52 @@ async def _is_full(session: AsyncSession, mailbox_id: int, max_messages: int) ->
     return int(count or 0) >= max_messages
 
 
-def _event_time(event: NewJob) -> dt.datetime | None:
-    at = event.payload.get("at")
-    return None if at is None else dt.datetime.fromisoformat(str(at))
+async def _load_subject(session: AsyncSession, payload: dict[str, Any]) -> EventSubject | None:
+    """What an outbox event is about; None when its mailbox or message is gone."""
+    event = str(payload["event"])
+    if event == "message.created":
+        row = (
+            await session.execute(
+                select(Message, Mailbox)
+                .join(Mailbox, Message.mailbox_id == Mailbox.id)
+                .where(Message.id == _message_id(payload["message_id"]))
+            )
+        ).first()
+        if row is None:
+            return None
+        message, mailbox = row
+        return EventSubject(
+            event, _notify_target(mailbox), message=_message_record(message, mailbox.number)
+        )
+    if event == "call.missed":
+        missed_row = (
+            await session.execute(
+                select(MissedCall, Mailbox)
+                .join(Mailbox, MissedCall.mailbox_id == Mailbox.id)
+                .where(MissedCall.id == int(payload["missed_call_id"]))
+            )
+        ).first()
+        if missed_row is None:
+            return None
+        call, mailbox = missed_row
+        return EventSubject(
+            event,
+            _notify_target(mailbox),
+            missed_call=_missed_call_record(call, mailbox.number),
+        )
+    if event == "mailbox.full":
+        full = await session.get(Mailbox, int(payload["mailbox_id"]))
+        if full is None:
+            return None
+        at = dt.datetime.fromisoformat(str(payload["at"]))
+        return EventSubject(event, _notify_target(full), at=at)
+    if event == "message.deleted":
+        deleted_from = await session.get(Mailbox, int(payload["mailbox_id"]))
+        if deleted_from is None:
+            return None
+        record = MessageRecord.from_json(payload["message"], deleted_from.id)
+        return EventSubject(event, _notify_target(deleted_from), message=record)
+    raise InvalidValue(f"unknown event {event!r}")
 
 
 def _notify_target(mailbox: Mailbox) -> NotifyTarget:
