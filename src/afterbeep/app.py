@@ -128,8 +128,11 @@ class Application:
         while True:
             try:
                 result = await purge_expired(self.store)
-                if result.deleted:
-                    log.info("retention purge: %d message(s) deleted", result.deleted)
+                if result.deleted or result.warned:
+                    log.info(
+                        "retention purge: %d message(s) deleted, %d announced to their owners",
+                        result.deleted, result.warned,
+                    )  # fmt: skip
             except StoreError as exc:
                 log.warning("retention purge failed: %s", exc)
             await asyncio.sleep(HOUSEKEEPING_EVERY)

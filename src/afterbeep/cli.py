@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -159,6 +159,11 @@ def _mailbox_options(command: F) -> F:
         ),
         click.option("--max-silence", type=int, help="Seconds of silence that end a message."),
         click.option("--max-messages", type=int, help="Messages kept before the box is full."),
+        click.option(
+            "--max-minutes",
+            metavar="MINUTES|none",
+            help="Recorded minutes kept before the box is full (none: no limit).",
+        ),
         click.option("--language", metavar="TAG", help="Prompt language, e.g. en."),
         click.option("--timezone", metavar="TZ", help="IANA time zone, e.g. Europe/Paris."),
         click.option(
@@ -232,6 +237,8 @@ def _fill_options(options: MailboxOptions, given: dict[str, Any]) -> None:
     for option in ("retention_days", "deleted_retention_days"):
         if given.get(option) is not None:
             fields[option] = _days(given[option], "inherit")
+    if given.get("max_minutes") is not None:
+        fields["max_storage_minutes"] = _days(given["max_minutes"], "none", "minutes")
 
 
 @main.group()
@@ -334,14 +341,14 @@ def mailbox_set(
     click.echo(f"updated mailbox {number}")
 
 
-def _days(value: str, unset: str) -> int | None:
-    """'14' → 14; the word ``unset`` ('inherit', 'forever') → None."""
+def _days(value: str, unset: str, unit: str = "days") -> int | None:
+    """'14' → 14; the word ``unset`` ('inherit', 'forever', 'none') → None."""
     if value.strip().lower() == unset:
         return None
     try:
         return int(value)
     except ValueError:
-        raise _fail(f"invalid number of days {value!r}: give a whole number or {unset}") from None
+        raise _fail(f"invalid number of {unit} {value!r}: give a whole number or {unset}") from None
 
 
 def _parse_expiry(value: str) -> dt.datetime | None:
@@ -569,9 +576,15 @@ def org() -> None:
 @click.pass_obj
 def org_show(ctx: _Context) -> None:
     """Show the retention defaults."""
-    days, deleted = _with_store(ctx, lambda store: store.organization_retention())
+    policy = _with_store(ctx, lambda store: store.organization_retention())
+    days, deleted, warning = (
+        policy.retention_days,
+        policy.deleted_retention_days,
+        policy.warning_days,
+    )
     click.echo(f"retention_days          {'forever' if days is None else days}")
     click.echo(f"deleted_retention_days  {'forever' if deleted is None else deleted}")
+    click.echo(f"warning_days            {'never' if warning is None else warning}")
 
 
 @org.command("set")
@@ -579,17 +592,30 @@ def org_show(ctx: _Context) -> None:
 @click.option(
     "--deleted-retention-days", metavar="DAYS|forever", help="Keep deleted messages this long."
 )
+@click.option(
+    "--warning-days",
+    metavar="DAYS|never",
+    help="Tell owners this long before retention deletes a message (default 3).",
+)
 @click.pass_obj
-def org_set(ctx: _Context, retention_days: str | None, deleted_retention_days: str | None) -> None:
+def org_set(
+    ctx: _Context,
+    retention_days: str | None,
+    deleted_retention_days: str | None,
+    warning_days: str | None,
+) -> None:
     """Set the retention that mailboxes without their own follow."""
 
     async def update(store: Store) -> None:
-        days, deleted = await store.organization_retention()
+        policy = await store.organization_retention()
         if retention_days is not None:
-            days = _days(retention_days, "forever")
+            policy = replace(policy, retention_days=_days(retention_days, "forever"))
         if deleted_retention_days is not None:
             deleted = _days(deleted_retention_days, "forever")
-        await store.set_organization_retention(days, deleted)
+            policy = replace(policy, deleted_retention_days=deleted)
+        if warning_days is not None:
+            policy = replace(policy, warning_days=_days(warning_days, "never"))
+        await store.set_organization_retention(policy)
 
     _with_store(ctx, update)
     click.echo("updated the organization's retention")

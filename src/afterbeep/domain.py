@@ -75,6 +75,7 @@ class MailboxProfile:
     min_message_seconds: int = 2
     max_silence_seconds: int = 10
     max_messages: int = 100
+    max_storage_minutes: int | None = None  # None: no limit
     warning_mode: WarningMode = WarningMode.DEFAULT
     # Blob keys of the recorded greetings, by kind; absent when not recorded.
     greetings: dict[GreetingKind, str] = field(default_factory=dict)

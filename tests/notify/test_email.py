@@ -192,6 +192,44 @@ def test_missed_call(templates: EmailTemplates) -> None:
     assert "tried to reach you" in _text(msg, "html")
 
 
+@pytest.mark.parametrize(
+    ("language", "count", "sentence"),
+    [
+        ("en", 1, "1 message in Alice (1001) will be deleted on or after March 5, 2024"),
+        ("en", 12, "12 messages in Alice (1001) will be deleted on or after March 5, 2024"),
+        ("de", 1, "1 Nachricht in Alice (1001) wird ab dem 5. März 2024 gelöscht"),
+        ("de", 3, "3 Nachrichten in Alice (1001) werden ab dem 5. März 2024 gelöscht"),
+        ("ru", 1, "1 сообщение в ящике Alice (1001) будет удалено начиная с 5 марта 2024\u202fг."),
+        ("ru", 3, "3 сообщения в ящике Alice (1001) будут удалены"),
+        ("ru", 5, "5 сообщений в ящике Alice (1001) будут удалены"),
+        ("ru", 21, "21 сообщение в ящике Alice (1001) будет удалено"),
+        ("fi", 2, "2 viestiä vastaajassa Alice (1001) poistetaan 5. maaliskuuta 2024 alkaen"),
+        ("el", 1, "1 μήνυμα στον τηλεφωνητή Alice (1001) θα διαγραφεί από τις 5 Μαρτίου 2024"),
+        ("it", 2, "2 messaggi in Alice (1001) saranno eliminati a partire dal 5 marzo 2024"),
+        ("en", 1234, "1,234 messages"),
+        ("de", 1234, "1.234 Nachrichten"),
+    ],
+)
+def test_expiring_messages_agree_with_their_count(
+    templates: EmailTemplates, language: str, count: int, sentence: str
+) -> None:
+    notice = _notice(
+        event=EventKind.MESSAGES_EXPIRING,
+        mailbox=MailboxView("1001", "Alice", language, "Europe/Berlin"),
+        caller_number="",
+        caller_name="",
+        message_id=None,
+        duration_seconds=None,
+        count=count,
+        web_url=None,
+    )
+    msg = _compose(notice, templates)
+    assert msg["X-Afterbeep-Event"] == "messages.expiring"
+    assert "1001" in msg["Subject"]
+    assert sentence in _text(msg, "plain")
+    assert sentence in _text(msg, "html").replace("&#34;", '"')
+
+
 def test_missed_call_from_unknown_caller_in_german(templates: EmailTemplates) -> None:
     notice = _notice(
         event=EventKind.CALL_MISSED,

@@ -163,9 +163,9 @@ async def test_a_full_mailbox_tells_its_owner_once_until_there_is_room(
     profile = await store.find_mailbox("100")
     assert profile is not None
     first = await _deposit(store, profile, caller)
-    assert not await store.mailbox_is_full(profile)
+    assert await store.recording_room(profile) == profile.max_message_seconds
     await _deposit(store, profile, caller)
-    assert await store.mailbox_is_full(profile)
+    assert await store.recording_room(profile) == 0
 
     await store.record_refused_call(profile, caller, now)
     await store.record_refused_call(profile, caller, now + dt.timedelta(minutes=1))
@@ -176,7 +176,7 @@ async def test_a_full_mailbox_tells_its_owner_once_until_there_is_room(
     assert len(await store.list_missed_calls("100")) == 2
 
     await store.delete_message(first)  # room again
-    assert not await store.mailbox_is_full(profile)
+    assert await store.recording_room(profile) > 0
     await _deposit(store, profile, caller)
     later = now + dt.timedelta(hours=1)
     await store.record_refused_call(profile, caller, later)
@@ -185,6 +185,33 @@ async def test_a_full_mailbox_tells_its_owner_once_until_there_is_room(
     subject = await store.event_subject(full.payload)
     assert subject is not None and subject.at == later
     assert subject.mailbox.emails == ("owner@example.com",)
+
+
+async def test_a_storage_quota_shortens_the_last_message_then_fills_the_mailbox(
+    store: Store, caller: CallerInfo
+) -> None:
+    # 1 minute of audio; each deposit is 3 s; the shortest message kept is 2 s.
+    await store.add_mailbox("100", "Box 100", max_storage_minutes=1, max_message_seconds=50)
+    profile = await store.find_mailbox("100")
+    assert profile is not None and profile.max_storage_minutes == 1
+    assert await store.recording_room(profile) == 50  # the message length caps it
+    for _ in range(4):
+        await _deposit(store, profile, caller)
+    assert await store.recording_room(profile) == pytest.approx(48)  # 60 - 4 x 3
+    for _ in range(15):
+        await _deposit(store, profile, caller)
+    assert await store.recording_room(profile) == pytest.approx(3)  # 60 - 57
+    await _deposit(store, profile, caller)
+    assert await store.recording_room(profile) == 0  # 0 s left: full
+    # Deleting a message gives its room back.
+    [message, *_] = await store.list_messages("100")
+    await store.delete_message(message.id)
+    assert await store.recording_room(profile) == pytest.approx(3)
+    record = await store.update_mailbox("100", max_storage_minutes=None)
+    assert record.max_storage_minutes is None
+    assert await store.recording_room(profile) == pytest.approx(3)  # profile unchanged
+    fresh = await store.find_mailbox("100")
+    assert fresh is not None and await store.recording_room(fresh) == 50
 
 
 async def test_workers_can_take_only_some_kinds_of_jobs(store: Store) -> None:

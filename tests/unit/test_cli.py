@@ -367,9 +367,12 @@ def test_mailbox_export_and_import(cli: Any, data_dir: Path, tmp_path: Path) -> 
 
 
 def test_retention_purge_and_check_commands(cli: Any, data_dir: Path) -> None:
+    assert "warning_days            3" in ok(cli("org", "show")).output  # the default
     ok(cli("org", "set", "--retention-days", "14", "--deleted-retention-days", "forever"))
+    ok(cli("org", "set", "--warning-days", "never"))
     shown = ok(cli("org", "show")).output
     assert "retention_days          14" in shown and "forever" in shown
+    assert "warning_days            never" in shown
     ok(cli("mailbox", "add", "100", "--name", "Alice", "--retention-days", "30", "--legal-hold"))
     box = json.loads(ok(cli("mailbox", "show", "100", "--json")).output)
     assert (box["retention_days"], box["legal_hold"]) == (30, True)
@@ -378,6 +381,15 @@ def test_retention_purge_and_check_commands(cli: Any, data_dir: Path) -> None:
     assert (box["retention_days"], box["legal_hold"]) == (None, False)
     assert "whole number or inherit" in one_line_error(
         cli("mailbox", "set", "100", "--retention-days", "soon")
+    )
+    ok(cli("mailbox", "set", "100", "--max-minutes", "30"))
+    box = json.loads(ok(cli("mailbox", "show", "100", "--json")).output)
+    assert box["max_storage_minutes"] == 30
+    ok(cli("mailbox", "set", "100", "--max-minutes", "none"))
+    box = json.loads(ok(cli("mailbox", "show", "100", "--json")).output)
+    assert box["max_storage_minutes"] is None
+    assert "max_storage_minutes" in one_line_error(
+        cli("mailbox", "set", "100", "--max-minutes", "0")
     )
 
     record_message(data_dir, "100")  # received 2026-04-01: older than 14 days

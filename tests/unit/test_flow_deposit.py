@@ -9,6 +9,7 @@ import pytest
 from afterbeep.calls.call import StopReason
 from afterbeep.calls.fake import ScriptedCall
 from afterbeep.domain import (
+    CallerInfo,
     Codec,
     DiversionReason,
     GreetingKind,
@@ -16,13 +17,14 @@ from afterbeep.domain import (
     WarningMode,
 )
 from afterbeep.flows.deposit import Deposit, DepositOptions
-from afterbeep.flows.memory import MemoryStore
+from afterbeep.flows.memory import MemoryRecording, MemoryStore
 from afterbeep.flows.prompts import Prompts
 from afterbeep.media import tones
 from afterbeep.media.g711 import encode
 from afterbeep.media.wav import encode_wav
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+CALLER = CallerInfo("5550100", "Bob", "1001", DiversionReason.DIRECT, "earlier-call")
 PROMPTS = Prompts()
 
 
@@ -196,6 +198,19 @@ async def test_pcma_call_gets_prompts_in_pcma() -> None:
     await make(store).run(call)
     assert call.played[-1] == beep(Codec.PCMA)
     assert store.messages[0].codec is Codec.PCMA
+
+
+async def test_a_storage_quota_caps_the_message_then_refuses_callers() -> None:
+    box = mailbox(max_storage_minutes=1, max_message_seconds=180)
+    store = MemoryStore(mailboxes={"1001": box})
+    store.messages.append(MemoryRecording(box, CALLER, Codec.PCMU, NOW, audio=bytearray(8000 * 50)))
+    call = ScriptedCall()
+    await make(store).run(call)
+    assert call.record_limits[0] == pytest.approx(10)  # 60 s quota - 50 s held
+    store.messages.append(MemoryRecording(box, CALLER, Codec.PCMU, NOW, audio=bytearray(8000 * 9)))
+    refused = ScriptedCall()
+    await make(store).run(refused)  # 1 s left: less than the shortest message
+    assert refused.played == [PROMPTS.get("mailbox_full", Codec.PCMU)]
 
 
 async def test_a_full_mailbox_says_so_records_nothing_and_tells_the_owner() -> None:

@@ -75,7 +75,8 @@ class Deposit:
             if self._options.answer_delay:
                 await asyncio.sleep(self._options.answer_delay)
             await call.answer()
-            if await self._store.mailbox_is_full(mailbox):
+            room = await self._store.recording_room(mailbox)
+            if not room:
                 await self._refuse_full(call, mailbox, caller)
                 return
             if not await self._greet(call, mailbox, reason):
@@ -84,7 +85,7 @@ class Deposit:
             sink = self._store.start_recording(mailbox, caller, call.codec, self._now())
             result = await call.record(
                 sink,
-                max_seconds=mailbox.max_message_seconds,
+                max_seconds=room,
                 silence_seconds=mailbox.max_silence_seconds,
                 warn_before_end=encode(call.codec, tones.warning_tone()),
             )

@@ -68,9 +68,15 @@ class MemoryStore:
     ) -> None:
         self.missed.append((mailbox, caller, at))
 
-    async def mailbox_is_full(self, mailbox: MailboxProfile) -> bool:
-        held = sum(1 for message in self.messages if message.mailbox.id == mailbox.id)
-        return held >= mailbox.max_messages
+    async def recording_room(self, mailbox: MailboxProfile) -> float:
+        held = [message for message in self.messages if message.mailbox.id == mailbox.id]
+        if len(held) >= mailbox.max_messages:
+            return 0.0
+        room = float(mailbox.max_message_seconds)
+        if mailbox.max_storage_minutes is not None:
+            used = sum(message.bytes_written for message in held) / 8000
+            room = min(room, mailbox.max_storage_minutes * 60 - used)
+        return room if room >= max(1, mailbox.min_message_seconds) else 0.0
 
     async def record_refused_call(
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime

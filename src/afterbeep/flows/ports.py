@@ -56,8 +56,9 @@ class MessageStore(Protocol):
     ) -> None:
         """Note a call that reached the mailbox but left no message."""
 
-    async def mailbox_is_full(self, mailbox: MailboxProfile) -> bool:
-        """True when the mailbox holds its maximum number of messages."""
+    async def recording_room(self, mailbox: MailboxProfile) -> float:
+        """Seconds a new message may last (at most its maximum length); 0 when the mailbox
+        is full: as many messages as allowed, or its storage quota used up."""
 
     async def record_refused_call(
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime

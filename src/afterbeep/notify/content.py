@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     MESSAGE_DELETED = "message.deleted"
     CALL_MISSED = "call.missed"
     MAILBOX_FULL = "mailbox.full"  # a caller found no room: the owner is told once
+    MESSAGES_EXPIRING = "messages.expiring"  # retention deletes some soon: told once each
 
 
 class DeliveryError(Exception):
@@ -54,6 +55,7 @@ class Notice:
     urgent: bool = False
     transcript: str | None = None
     web_url: str | None = None  # the message in the web UI, when a base URL is configured
+    count: int | None = None  # messages.expiring: how many (``at``: the first one's expiry)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +76,7 @@ class Notice:
             "urgent": self.urgent,
             "transcript": self.transcript,
             "web_url": self.web_url,
+            "count": self.count,
         }
 
     @classmethod
@@ -98,4 +101,5 @@ class Notice:
             urgent=bool(data.get("urgent", False)),
             transcript=data.get("transcript"),
             web_url=data.get("web_url"),
+            count=data.get("count"),
         )

@@ -53,6 +53,7 @@ from afterbeep.notify.format import (
     format_number,
     format_when,
     label,
+    label_count,
     language_of,
     reason_text,
 )
@@ -94,6 +95,19 @@ class EmailTemplates:
             raise TemplateError(f"e-mail template {name}: {exc}") from exc
 
 
+# The templates (and heading) of each event; everything else is about a message.
+_TEMPLATES = {
+    EventKind.CALL_MISSED: "missed",
+    EventKind.MAILBOX_FULL: "full",
+    EventKind.MESSAGES_EXPIRING: "expiring",
+}
+_HEADINGS = {
+    EventKind.CALL_MISSED: "missed_heading",
+    EventKind.MAILBOX_FULL: "full_heading",
+    EventKind.MESSAGES_EXPIRING: "expiring_heading",
+}
+
+
 def _context(notice: Notice, region: str, attachment: Attachment | None) -> dict[str, Any]:
     mailbox = notice.mailbox
     lang = language_of(mailbox.language)
@@ -101,12 +115,15 @@ def _context(notice: Notice, region: str, attachment: Attachment | None) -> dict
     caller = caller_text(notice, region, lang)
     missed = notice.event is EventKind.CALL_MISSED
     full = notice.event is EventKind.MAILBOX_FULL
+    expiring = notice.event is EventKind.MESSAGES_EXPIRING
     time = format_when(notice.at, zone, mailbox.language, style="time")
     number = format_number(mailbox.number, region)
     name = clean_text(mailbox.name)
     mailbox_text = f"{name} ({number})" if name and name != number else number
     if full:
         subject = label("subject_full", lang, mailbox=mailbox_text)
+    elif expiring:
+        subject = label("subject_expiring", lang, mailbox=mailbox_text)
     elif missed:
         subject = label("subject_missed", lang, caller=caller)
     else:
@@ -135,9 +152,17 @@ def _context(notice: Notice, region: str, attachment: Attachment | None) -> dict
         "web_url": notice.web_url or None,
         "attachment": None if attachment is None else attachment.filename,
         "subject": subject,
-        "heading": label(
-            "full_heading" if full else "missed_heading" if missed else "new_message", lang
-        ),
+        "heading": label(_HEADINGS.get(notice.event, "new_message"), lang),
+        "count": notice.count,
+        "expiring": label_count(
+            "messages_expiring",
+            mailbox.language,
+            notice.count or 0,
+            mailbox=mailbox_text,
+            date=format_when(notice.at, zone, mailbox.language, style="date"),
+        )
+        if expiring
+        else None,
     }
 
 
@@ -173,9 +198,7 @@ def compose_email(
     carries the same one). Raises ``TemplateError`` when a template cannot be rendered.
     """
     context = _context(notice, region, attachment)
-    prefix = {EventKind.CALL_MISSED: "missed", EventKind.MAILBOX_FULL: "full"}.get(
-        notice.event, "message"
-    )
+    prefix = _TEMPLATES.get(notice.event, "message")
     # Rendered before any header is set, so a broken template leaves nothing half-built.
     subject = clean_text(templates.render(f"{prefix}.subject.txt", context))
     text = templates.render(f"{prefix}.txt", context)

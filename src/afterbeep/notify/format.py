@@ -15,6 +15,7 @@ import zoneinfo
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
 from babel.units import format_unit
 
 from afterbeep.domain import DiversionReason
@@ -28,6 +29,7 @@ __all__ = [
     "format_number",
     "format_when",
     "label",
+    "label_count",
     "language_of",
     "reason_text",
 ]
@@ -97,7 +99,8 @@ def format_when(at: dt.datetime, timezone: str, language: str, *, style: str = "
     """``at`` as local date and time in ``timezone``, written the way ``language`` writes it.
 
     ``long``: full date and minutes ('Tuesday, March 5, 2024, 2:02 PM'), for e-mail;
-    ``short``: '3/5/24, 2:02 PM'; ``time``: '2:02 PM' / '14:02'. Seconds are left out: a
+    ``short``: '3/5/24, 2:02 PM'; ``time``: '2:02 PM' / '14:02'; ``date``: 'March 5, 2024'
+    (the form that follows 'on'/'ab'/'с' in each language). Seconds are left out: a
     voicemail's start to the second is noise. A naive ``at`` is taken as UTC; an unknown
     style is treated as ``long``.
     """
@@ -105,6 +108,8 @@ def format_when(at: dt.datetime, timezone: str, language: str, *, style: str = "
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
     local = at.astimezone(_zone(timezone))
+    if style == "date":
+        return format_date(local, "long", locale=locale)
     time = format_time(local, "short", locale=locale)
     if style == "time":
         return time
@@ -195,11 +200,13 @@ def reason_text(reason: DiversionReason, language: str) -> str:
 # caller's name in another case, which a template cannot decline.
 _LABELS: dict[str, dict[str, str]] = {
     "en": {
+        "subject_expiring": "Voicemail in {mailbox} will soon be deleted",
+        "expiring_heading": "Messages will be deleted soon",
         "subject_full": "Your mailbox {mailbox} is full",
         "full_heading": "Mailbox full",
         "mailbox_full": (
             "Callers can no longer leave messages in {mailbox}: it has reached its "
-            "maximum number of messages. Delete some to make room."
+            "maximum number of messages or of recorded minutes. Delete some to make room."
         ),
         "subject_message": "New voicemail from {caller}",
         "subject_urgent": "Urgent voicemail from {caller}",
@@ -226,12 +233,14 @@ _LABELS: dict[str, dict[str, str]] = {
         "If you can read it, e-mail notifications work.",
     },
     "de": {
+        "subject_expiring": "Sprachnachrichten in {mailbox} werden bald gelöscht",
+        "expiring_heading": "Nachrichten werden bald gelöscht",
         "subject_full": "Ihr Postfach {mailbox} ist voll",
         "full_heading": "Postfach voll",
         "mailbox_full": (
             "Anrufer können in {mailbox} keine Nachrichten mehr hinterlassen, weil es "
-            "die höchste Zahl an Nachrichten erreicht hat. Löschen Sie einige, um "
-            "Platz zu schaffen."
+            "die höchste Zahl an Nachrichten oder Aufnahmeminuten erreicht hat. Löschen "
+            "Sie einige, um Platz zu schaffen."
         ),
         "subject_message": "Neue Sprachnachricht von {caller}",
         "subject_urgent": "Dringende Sprachnachricht von {caller}",
@@ -258,11 +267,14 @@ _LABELS: dict[str, dict[str, str]] = {
         "Wenn Sie sie lesen können, funktionieren die E-Mail-Benachrichtigungen.",
     },
     "it": {
+        "subject_expiring": "Messaggi vocali in {mailbox} saranno presto eliminati",
+        "expiring_heading": "Messaggi in scadenza",
         "subject_full": "La tua casella {mailbox} è piena",
         "full_heading": "Casella piena",
         "mailbox_full": (
             "Chi chiama non può più lasciare messaggi in {mailbox}: ha raggiunto il "
-            "numero massimo di messaggi. Eliminane alcuni per fare spazio."
+            "numero massimo di messaggi o di minuti registrati. Eliminane alcuni per fare "
+            "spazio."
         ),
         "subject_message": "Nuovo messaggio vocale da {caller}",
         "subject_urgent": "Messaggio vocale urgente da {caller}",
@@ -289,12 +301,14 @@ _LABELS: dict[str, dict[str, str]] = {
         "Se riesci a leggerlo, le notifiche via e-mail funzionano.",
     },
     "fi": {
+        "subject_expiring": "Vastaajan {mailbox} viestejä poistetaan pian",
+        "expiring_heading": "Viestejä poistetaan pian",
         "subject_full": "Vastaajasi {mailbox} on täynnä",
         "full_heading": "Vastaaja täynnä",
         "mailbox_full": (
             "Soittajat eivät voi enää jättää viestejä vastaajaan {mailbox}, koska "
-            "siinä on jo suurin sallittu määrä viestejä. Poista viestejä, jotta tilaa "
-            "vapautuu."
+            "siinä on jo suurin sallittu määrä viestejä tai tallennusminuutteja. Poista "
+            "viestejä, jotta tilaa vapautuu."
         ),
         "subject_message": "Uusi ääniviesti: {caller}",
         "subject_urgent": "Kiireellinen ääniviesti: {caller}",
@@ -321,12 +335,14 @@ _LABELS: dict[str, dict[str, str]] = {
         "Jos näet tämän, sähköposti-ilmoitukset toimivat.",
     },
     "el": {
+        "subject_expiring": "Μηνύματα στον τηλεφωνητή {mailbox} θα διαγραφούν σύντομα",
+        "expiring_heading": "Μηνύματα θα διαγραφούν σύντομα",
         "subject_full": "Ο τηλεφωνητής σας {mailbox} είναι γεμάτος",
         "full_heading": "Ο τηλεφωνητής είναι γεμάτος",
         "mailbox_full": (
             "Όσοι καλούν δεν μπορούν πια να αφήσουν μηνύματα στον τηλεφωνητή "
-            "{mailbox}, γιατί έφτασε τον μέγιστο αριθμό μηνυμάτων. Διαγράψτε μερικά "
-            "για να ελευθερωθεί χώρος."
+            "{mailbox}, γιατί έφτασε τον μέγιστο αριθμό μηνυμάτων ή λεπτών ηχογράφησης. "
+            "Διαγράψτε μερικά για να ελευθερωθεί χώρος."
         ),
         "subject_message": "Νέο φωνητικό μήνυμα: {caller}",
         "subject_urgent": "Επείγον φωνητικό μήνυμα: {caller}",
@@ -353,12 +369,14 @@ _LABELS: dict[str, dict[str, str]] = {
         "Αν μπορείτε να το διαβάσετε, οι ειδοποιήσεις μέσω email λειτουργούν.",
     },
     "ru": {
+        "subject_expiring": "Сообщения в ящике {mailbox} скоро будут удалены",
+        "expiring_heading": "Сообщения скоро будут удалены",
         "subject_full": "Ваш почтовый ящик {mailbox} переполнен",
         "full_heading": "Почтовый ящик переполнен",
         "mailbox_full": (
             "Звонящие больше не могут оставлять сообщения в ящике {mailbox}: в нём "
-            "уже максимальное число сообщений. Удалите часть сообщений, чтобы "
-            "освободить место."
+            "уже максимальное число сообщений или минут записи. Удалите часть "
+            "сообщений, чтобы освободить место."
         ),
         "subject_message": "Новое голосовое сообщение: {caller}",
         "subject_urgent": "Срочное голосовое сообщение: {caller}",
@@ -430,6 +448,73 @@ def label(key: str, language: str, **values: str) -> str:
     if values.get("caller") == _LABELS[lang]["unknown_caller"]:
         template = _UNKNOWN_CALLER.get(lang, {}).get(key, template)
     return template.format_map(values) if values else template
+
+
+# Texts that agree with a count, by CLDR plural category ('one', 'few', 'many', 'other');
+# '{count}' is the number as the language writes it. A missing category takes 'other'.
+_COUNTED: dict[str, dict[str, dict[str, str]]] = {
+    "en": {
+        "messages_expiring": {
+            "one": "1 message in {mailbox} will be deleted on or after {date}, when its "
+            "retention period ends. Download it if you want to keep it.",
+            "other": "{count} messages in {mailbox} will be deleted on or after {date}, when "
+            "their retention period ends. Download any you want to keep.",
+        },
+    },
+    "de": {
+        "messages_expiring": {
+            "one": "1 Nachricht in {mailbox} wird ab dem {date} gelöscht, weil ihre "
+            "Aufbewahrungsfrist endet. Laden Sie sie herunter, wenn Sie sie behalten möchten.",
+            "other": "{count} Nachrichten in {mailbox} werden ab dem {date} gelöscht, weil ihre "
+            "Aufbewahrungsfrist endet. Laden Sie herunter, was Sie behalten möchten.",
+        },
+    },
+    "it": {
+        "messages_expiring": {
+            "one": "1 messaggio in {mailbox} sarà eliminato a partire dal {date}, alla scadenza "
+            "del periodo di conservazione. Scaricalo se vuoi conservarlo.",
+            "other": "{count} messaggi in {mailbox} saranno eliminati a partire dal {date}, alla "
+            "scadenza del periodo di conservazione. Scarica quelli che vuoi conservare.",
+        },
+    },
+    "fi": {
+        "messages_expiring": {
+            "one": "1 viesti vastaajassa {mailbox} poistetaan {date} alkaen, kun sen "
+            "säilytysaika päättyy. Lataa se, jos haluat säilyttää sen.",
+            "other": "{count} viestiä vastaajassa {mailbox} poistetaan {date} alkaen, kun niiden "
+            "säilytysaika päättyy. Lataa ne, jotka haluat säilyttää.",
+        },
+    },
+    "el": {
+        "messages_expiring": {
+            "one": "1 μήνυμα στον τηλεφωνητή {mailbox} θα διαγραφεί από τις {date}, όταν λήξει "
+            "η περίοδος διατήρησής του. Κατεβάστε το αν θέλετε να το κρατήσετε.",
+            "other": "{count} μηνύματα στον τηλεφωνητή {mailbox} θα διαγραφούν από τις {date}, "
+            "όταν λήξει η περίοδος διατήρησής τους. Κατεβάστε όσα θέλετε να κρατήσετε.",
+        },
+    },
+    "ru": {
+        "messages_expiring": {
+            "one": "{count} сообщение в ящике {mailbox} будет удалено начиная с {date}, когда "
+            "закончится срок его хранения. Скачайте его, если хотите сохранить.",
+            "few": "{count} сообщения в ящике {mailbox} будут удалены начиная с {date}, когда "
+            "закончится срок их хранения. Скачайте те, которые хотите сохранить.",
+            "many": "{count} сообщений в ящике {mailbox} будут удалены начиная с {date}, когда "
+            "закончится срок их хранения. Скачайте те, которые хотите сохранить.",
+            "other": "{count} сообщения в ящике {mailbox} будут удалены начиная с {date}, когда "
+            "закончится срок их хранения. Скачайте те, которые хотите сохранить.",
+        },
+    },
+}
+
+
+def label_count(key: str, language: str, count: int, **values: str) -> str:
+    """A catalogue text that agrees with ``count`` (CLDR plural rules of ``language``)."""
+    lang = language_of(language)
+    locale = _locale(language)
+    forms = _COUNTED[lang].get(key) or _COUNTED[_DEFAULT][key]
+    template = forms.get(locale.plural_form(count)) or forms["other"]
+    return template.format_map({**values, "count": format_decimal(count, locale=locale)})
 
 
 def clean_text(text: str) -> str:

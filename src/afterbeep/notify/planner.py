@@ -3,7 +3,8 @@
 A message notice goes to the mailbox's addresses (or the operator's default address when it
 has none, and a copy to the default address when duplicating), its SMS number and the
 webhooks that subscribed. A missed-call notice goes only to the called subscriber's own
-channels. A deletion is told to webhooks only.
+channels, and so do a full mailbox and messages that retention will soon delete. A deletion
+is told to webhooks only.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def notice_for(subject: EventSubject, web_base_url: str | None = None) -> Notice
     mailbox = subject.mailbox
     view = MailboxView(mailbox.number, mailbox.name, mailbox.language, mailbox.timezone)
     event = EventKind(subject.event)
-    if event is EventKind.MAILBOX_FULL:
-        assert subject.at is not None, "a mailbox.full event carries its time"
+    if event in (EventKind.MAILBOX_FULL, EventKind.MESSAGES_EXPIRING):
+        assert subject.at is not None, f"a {event} event carries its time"
         return Notice(
             event=event,
             mailbox=view,
@@ -43,6 +44,8 @@ def notice_for(subject: EventSubject, web_base_url: str | None = None) -> Notice
             called_number=mailbox.number,
             reason=DiversionReason.DIRECT,
             at=subject.at,
+            count=subject.count,
+            web_url=web_base_url.rstrip("/") + "/" if web_base_url else None,
         )
     if subject.missed_call is not None:
         call = subject.missed_call
@@ -117,10 +120,11 @@ def plan(
                     delay=wait,
                 )
             )
-    # Missed calls (when enabled) and a full mailbox: the owner's own addresses only.
+    # Missed calls (when enabled), a full mailbox, expiring messages: the owner's own
+    # addresses only.
     elif mailbox.emails and (
         (event is EventKind.CALL_MISSED and mailbox.notify_missed)
-        or event is EventKind.MAILBOX_FULL
+        or event in (EventKind.MAILBOX_FULL, EventKind.MESSAGES_EXPIRING)
     ):
         jobs.append(
             _email(

@@ -126,6 +126,10 @@ class Organization(Base):
     # by their own count.
     retention_days: Mapped[int | None] = mapped_column(Integer)
     deleted_retention_days: Mapped[int | None] = mapped_column(Integer)
+    # Owners hear this many days before retention deletes a message (None: never).
+    retention_warning_days: Mapped[int | None] = mapped_column(
+        Integer, default=3, server_default=text("3")
+    )
     created_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()
     )
@@ -171,6 +175,8 @@ class Mailbox(Base):
     min_message_seconds: Mapped[int] = mapped_column(Integer, default=2, server_default=text("2"))
     max_silence_seconds: Mapped[int] = mapped_column(Integer, default=10, server_default=text("10"))
     max_messages: Mapped[int] = mapped_column(Integer, default=100, server_default=text("100"))
+    # Recorded minutes the mailbox may hold (None: no limit); G.711 keeps 480 kB a minute.
+    max_storage_minutes: Mapped[int | None] = mapped_column(Integer)
     warning_mode: Mapped[WarningMode] = mapped_column(
         StrEnumString(WarningMode, 16), default=WarningMode.DEFAULT, server_default="default"
     )
@@ -220,6 +226,8 @@ class Message(Base):
     heard_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     call_id: Mapped[str] = mapped_column(String(255))
     transcript: Mapped[str | None] = mapped_column(Text)  # None: none (yet)
+    # When the owner was told retention will delete it (they are told once).
+    expiry_warned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()
     )

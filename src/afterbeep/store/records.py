@@ -34,6 +34,7 @@ class MailboxRecord:
     min_message_seconds: int
     max_silence_seconds: int
     max_messages: int
+    max_storage_minutes: int | None
     warning_mode: WarningMode
     temporary_greeting_expires_at: dt.datetime | None
     greetings: tuple[GreetingKind, ...]
@@ -61,6 +62,7 @@ class MailboxRecord:
             "min_message_seconds": self.min_message_seconds,
             "max_silence_seconds": self.max_silence_seconds,
             "max_messages": self.max_messages,
+            "max_storage_minutes": self.max_storage_minutes,
             "warning_mode": self.warning_mode.value,
             "temporary_greeting_expires_at": _iso(self.temporary_greeting_expires_at),
             "greetings": [kind.value for kind in self.greetings],
@@ -181,6 +183,15 @@ class NotifyTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionDefaults:
+    """An organization's retention, for the mailboxes that do not set their own."""
+
+    retention_days: int | None = None  # None: kept for ever
+    deleted_retention_days: int | None = None  # the same for the deleted folder
+    warning_days: int | None = 3  # owners are told this long before (None: not told)
+
+
+@dataclass(frozen=True, slots=True)
 class EventSubject:
     """An outbox event with what it is about, loaded for the fan-out to the channels."""
 
@@ -189,3 +200,4 @@ class EventSubject:
     message: MessageRecord | None = None
     missed_call: MissedCallRecord | None = None
     at: dt.datetime | None = None  # when it happened, for events about neither
+    count: int | None = None  # messages.expiring: how many messages

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, case, delete, func, or_, select
+from sqlalchemy import ColumnElement, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -62,6 +62,7 @@ from afterbeep.store.records import (
     MessageRecord,
     MissedCallRecord,
     NotifyTarget,
+    RetentionDefaults,
 )
 from afterbeep.store.webhooks import Webhooks, WebhookTarget, targets_for
 
@@ -88,6 +89,7 @@ class MailboxOptions(TypedDict, total=False):
     min_message_seconds: int
     max_silence_seconds: int
     max_messages: int
+    max_storage_minutes: int | None  # None: no limit
     warning_mode: WarningMode | str
     temporary_greeting_expires_at: dt.datetime | None
     emails: Sequence[str] | str  # a list, or addresses separated by commas
@@ -237,9 +239,9 @@ class Store:
             await session.commit()
         self._jobs_added()
 
-    async def mailbox_is_full(self, mailbox: MailboxProfile) -> bool:
+    async def recording_room(self, mailbox: MailboxProfile) -> float:
         async with self._session() as session:
-            return await _is_full(session, mailbox.id, mailbox.max_messages)
+            return await _room(session, mailbox)
 
     async def record_refused_call(
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
@@ -309,22 +311,38 @@ class Store:
                 raise AlreadyExists(f"mailbox {number} already exists") from None
         return await self.get_mailbox(number)
 
-    async def organization_retention(self) -> tuple[int | None, int | None]:
-        """(days messages are kept, days deleted ones are) for mailboxes that do not say."""
+    async def organization_retention(self) -> RetentionDefaults:
+        """The retention of mailboxes that do not set their own, and when owners are warned."""
         async with self._session() as session:
             org = await session.get(Organization, await self._default_organization(session))
             assert org is not None
-            return org.retention_days, org.deleted_retention_days
+            return RetentionDefaults(
+                org.retention_days, org.deleted_retention_days, org.retention_warning_days
+            )
 
-    async def set_organization_retention(
-        self, retention_days: int | None, deleted_retention_days: int | None
-    ) -> None:
-        days = validation.optional_days("retention_days")(retention_days)
-        deleted = validation.optional_days("deleted_retention_days")(deleted_retention_days)
+    async def set_organization_retention(self, defaults: RetentionDefaults) -> None:
+        days = validation.optional_days("retention_days")(defaults.retention_days)
+        deleted = validation.optional_days("deleted_retention_days")(
+            defaults.deleted_retention_days
+        )
+        warning = validation.optional_integer("warning_days", 1, 365)(defaults.warning_days)
         async with self._session() as session:
-            org = await session.get(Organization, await self._default_organization(session))
+            org_id = await self._default_organization(session)
+            org = await session.get(Organization, org_id)
             assert org is not None
+            if (days, deleted) != (org.retention_days, org.deleted_retention_days):
+                # New expiry dates: the owners are warned again before those.
+                await session.execute(
+                    update(Message)
+                    .where(
+                        Message.mailbox_id.in_(
+                            select(Mailbox.id).where(Mailbox.organization_id == org_id)
+                        )
+                    )
+                    .values(expiry_warned_at=None)
+                )
             org.retention_days, org.deleted_retention_days = days, deleted
+            org.retention_warning_days = warning
             await session.commit()
 
     async def list_mailboxes(self) -> list[MailboxRecord]:
@@ -347,6 +365,16 @@ class Store:
         pin_hash = None if pin is None else await self._hash_pin(str(pin))
         async with self._session() as session:
             mailbox = await _get_mailbox(session, number)
+            if any(
+                field in values and values[field] != getattr(mailbox, field)
+                for field in ("retention_days", "deleted_retention_days")
+            ):
+                # New expiry dates: the owner is warned again before those.
+                await session.execute(
+                    update(Message)
+                    .where(Message.mailbox_id == mailbox.id)
+                    .values(expiry_warned_at=None)
+                )
             for field, value in values.items():
                 setattr(mailbox, field, value)
             if has_pin:
@@ -506,7 +534,7 @@ class Store:
             if (
                 mailbox is not None
                 and mailbox.full_notified_at is not None
-                and not await _is_full(session, mailbox.id, mailbox.max_messages)
+                and await _room(session, mailbox)
             ):
                 mailbox.full_notified_at = None  # room again: the next time it fills is news
             await session.commit()
@@ -792,6 +820,7 @@ def _mailbox_record(mailbox: Mailbox, new: int, total: int) -> MailboxRecord:
         min_message_seconds=mailbox.min_message_seconds,
         max_silence_seconds=mailbox.max_silence_seconds,
         max_messages=mailbox.max_messages,
+        max_storage_minutes=mailbox.max_storage_minutes,
         warning_mode=mailbox.warning_mode,
         temporary_greeting_expires_at=mailbox.temporary_greeting_expires_at,
         greetings=tuple(sorted(g.kind for g in mailbox.greetings)),
@@ -819,6 +848,7 @@ def _profile(mailbox: Mailbox) -> MailboxProfile:
         min_message_seconds=mailbox.min_message_seconds,
         max_silence_seconds=mailbox.max_silence_seconds,
         max_messages=mailbox.max_messages,
+        max_storage_minutes=mailbox.max_storage_minutes,
         warning_mode=mailbox.warning_mode,
         greetings={g.kind: g.audio_key for g in mailbox.greetings},
         temporary_greeting_expires_at=mailbox.temporary_greeting_expires_at,
@@ -864,14 +894,23 @@ def _message_deleted(message: MessageRecord) -> NewJob:
     )
 
 
-async def _is_full(session: AsyncSession, mailbox_id: int, max_messages: int) -> bool:
-    """As many messages as allowed, deleted ones not counted."""
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(Message.mailbox_id == mailbox_id, Message.folder != Folder.DELETED.value)
-    )
-    return int(count or 0) >= max_messages
+async def _room(session: AsyncSession, limits: Mailbox | MailboxProfile) -> float:
+    """Seconds a new message may last: the mailbox's maximum length, less when its storage
+    quota is nearly used up; 0 when it is full (as many messages as allowed, or less room
+    than its shortest message). Messages in the deleted folder count for neither limit."""
+    count, seconds = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(Message.duration_seconds), 0.0)).where(
+                Message.mailbox_id == limits.id, Message.folder != Folder.DELETED.value
+            )
+        )
+    ).one()
+    if int(count) >= limits.max_messages:
+        return 0.0
+    room = float(limits.max_message_seconds)
+    if limits.max_storage_minutes is not None:
+        room = min(room, limits.max_storage_minutes * 60 - float(seconds))
+    return room if room >= max(1, limits.min_message_seconds) else 0.0
 
 
 async def _load_subject(session: AsyncSession, payload: dict[str, Any]) -> EventSubject | None:
@@ -913,6 +952,12 @@ async def _load_subject(session: AsyncSession, payload: dict[str, Any]) -> Event
             return None
         at = dt.datetime.fromisoformat(str(payload["at"]))
         return EventSubject(event, _notify_target(full), at=at)
+    if event == "messages.expiring":
+        expiring = await session.get(Mailbox, int(payload["mailbox_id"]))
+        if expiring is None:
+            return None
+        at = dt.datetime.fromisoformat(str(payload["expires_at"]))
+        return EventSubject(event, _notify_target(expiring), at=at, count=int(payload["count"]))
     if event == "message.deleted":
         deleted_from = await session.get(Mailbox, int(payload["mailbox_id"]))
         if deleted_from is None:

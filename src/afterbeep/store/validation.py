@@ -85,10 +85,14 @@ def choice(enum: type[AttachPolicy] | type[AudioFormat], what: str) -> Callable[
 
 
 def optional_days(field: str) -> Callable[[object], int | None]:
-    check_days = integer(field, 1, 36500)
+    return optional_integer(field, 1, 36500)
+
+
+def optional_integer(field: str, low: int, high: int) -> Callable[[object], int | None]:
+    check_value = integer(field, low, high)
 
     def check(value: object) -> int | None:
-        return None if value is None else check_days(value)
+        return None if value is None else check_value(value)
 
     return check
 
@@ -173,6 +177,7 @@ MAILBOX_FIELDS: dict[str, Callable[[Any], object]] = {
     "min_message_seconds": integer("min_message_seconds", 0, 3600),
     "max_silence_seconds": integer("max_silence_seconds", 1, 3600),
     "max_messages": integer("max_messages", 1, 100_000),
+    "max_storage_minutes": optional_integer("max_storage_minutes", 1, 1_000_000),
     "warning_mode": warning_mode,
     "temporary_greeting_expires_at": aware_datetime,
 }
