@@ -152,7 +152,21 @@ def _mailbox_options(command: F) -> F:
             multiple=True,
             help="Where notifications go; repeat or separate by commas ('' for none).",
         ),
-        click.option("--pin", metavar="PIN", help="Dial-in PIN, 4 to 16 digits."),
+        click.option(
+            "--pin",
+            metavar="PIN",
+            help="Dial-in PIN, 4 to 16 digits; the owner must change it at the next login.",
+        ),
+        click.option(
+            "--pin-is-final",
+            is_flag=True,
+            help="With --pin: the owner need not change it (e.g. their own, imported).",
+        ),
+        click.option(
+            "--caller-id-login/--no-caller-id-login",
+            default=None,
+            help="Calling in from the mailbox's own number skips the mailbox prompt.",
+        ),
         click.option("--max-seconds", type=int, help="Longest message, in seconds."),
         click.option(
             "--min-seconds", type=int, help="Shorter messages are dropped as missed calls."
@@ -213,6 +227,7 @@ _PLAIN_OPTIONS = {
     "attach": "attach_policy",
     "audio_format": "audio_format",
     "missed_calls": "notify_missed",
+    "caller_id_login": "caller_id_login",
     "legal_hold": "legal_hold",
     "max_seconds": "max_message_seconds",
     "min_seconds": "min_message_seconds",
@@ -255,6 +270,8 @@ def mailbox_add(ctx: _Context, /, number: str, name: str, pin: str | None, **set
     """Create mailbox NUMBER."""
     options: MailboxOptions = {}
     _fill_options(options, settings)
+    if pin is not None:
+        options["pin_must_change"] = not settings["pin_is_final"]
     record = _with_store(ctx, lambda store: store.add_mailbox(number, name, pin, **options))
     click.echo(f"added mailbox {record.number} ({record.name})")
 
@@ -325,6 +342,8 @@ def mailbox_set(
     """Change settings of mailbox NUMBER."""
     changes: MailboxChanges = {}
     _fill_options(changes, settings)
+    if pin is not None:
+        changes["pin_must_change"] = not settings["pin_is_final"]
     if name is not None:
         changes["name"] = name
     if pin is not None and clear_pin:
@@ -648,6 +667,45 @@ def check(ctx: _Context, fix: bool) -> None:
         click.echo(f"fixed {report.fixed}")
     elif not report.consistent:
         raise SystemExit(1)
+
+
+# -- backup and restore ------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="The zip file to write (written as FILE.partial, then renamed).",
+)  # fmt: skip
+@click.pass_obj
+def backup(ctx: _Context, output: Path) -> None:
+    """Back up the whole installation (database and audio) while it runs."""
+    from afterbeep.store.backup import backup as run_backup
+
+    result = _with_store(ctx, lambda store: run_backup(store, output))
+    rows = sum(result.tables.values())
+    click.echo(
+        f"wrote {output}: {rows} row(s) in {len(result.tables)} table(s), "
+        f"{result.files} audio file(s), {result.bytes} bytes"
+    )
+    if result.skipped:
+        click.echo(f"left out {result.skipped} row(s) deleted while the backup ran")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def restore(ctx: _Context, archive: Path) -> None:
+    """Restore a backup into an empty installation (a fresh data folder or database).
+
+    A backup made on SQLite restores into PostgreSQL (--database) and back: the way to move
+    from the embedded default to a database server.
+    """
+    from afterbeep.store.backup import restore as run_restore
+
+    result = _with_store(ctx, lambda store: run_restore(store, archive))
+    rows = sum(result.tables.values())
+    click.echo(f"restored {rows} row(s) and {result.files} audio file(s) from {archive}")
 
 
 # -- import from other systems -----------------------------------------------------------------

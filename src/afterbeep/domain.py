@@ -40,6 +40,10 @@ class Folder(StrEnum):
     OLD = "old"
     SAVED = "saved"
     DELETED = "deleted"
+    # Comedian Mail's folders, which dial-in users know by their keys (0 new … 4 friends).
+    WORK = "work"
+    FAMILY = "family"
+    FRIENDS = "friends"
 
 
 class AttachPolicy(StrEnum):
@@ -76,6 +80,7 @@ class MailboxProfile:
     max_silence_seconds: int = 10
     max_messages: int = 100
     max_storage_minutes: int | None = None  # None: no limit
+    caller_id_login: bool = True  # dial-in from its own number skips "which mailbox?"
     warning_mode: WarningMode = WarningMode.DEFAULT
     # Blob keys of the recorded greetings, by kind; absent when not recorded.
     greetings: dict[GreetingKind, str] = field(default_factory=dict)
@@ -119,3 +124,18 @@ class NewMessage:
     audio_key: str
     codec: Codec
     urgent: bool = False
+
+
+class LoginResult(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"  # wrong mailbox or PIN, or the mailbox is locked: the caller cannot tell
+    SOURCE_LOCKED = "source-locked"  # this source failed too often: hang up
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """The outcome of a dial-in login attempt."""
+
+    result: LoginResult
+    number: str | None = None  # the mailbox, when OK
+    must_change_pin: bool = False

@@ -230,6 +230,44 @@ def test_expiring_messages_agree_with_their_count(
     assert sentence in _text(msg, "html").replace("&#34;", '"')
 
 
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        (
+            "en",
+            "After 5 wrong PINs, the last from +1 202-555-0123 at 2:02\u202fPM, dial-in "
+            "access to Alice (1001) is locked for 10 minutes.",
+        ),
+        (
+            "ru",
+            "После 5 неверных PIN-кодов (последний — от +1 202-555-0123 в 14:02) доступ "
+            "по телефону к ящику Alice (1001) заблокирован на 10 минут.",
+        ),
+        (
+            "de",
+            "Nach 5 falschen PIN-Eingaben (zuletzt von +1 202-555-0123 um 14:02) ist der "
+            "Telefonzugang zu Alice (1001) für 10 Minuten gesperrt.",
+        ),
+    ],
+)
+def test_a_locked_mailbox_says_when_from_where_and_how_long(
+    templates: EmailTemplates, language: str, sentence: str
+) -> None:
+    notice = _notice(
+        event=EventKind.MAILBOX_LOCKED,
+        mailbox=MailboxView("1001", "Alice", language, "Europe/Berlin"),
+        caller_name="",
+        message_id=None,
+        duration_seconds=600.0,
+        count=5,
+        web_url=None,
+    )
+    msg = _compose(notice, templates)
+    assert msg["X-Afterbeep-Event"] == "mailbox.locked"
+    assert "1001" in msg["Subject"]
+    assert sentence in _text(msg, "plain")
+
+
 def test_missed_call_from_unknown_caller_in_german(templates: EmailTemplates) -> None:
     notice = _notice(
         event=EventKind.CALL_MISSED,

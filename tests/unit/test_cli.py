@@ -396,3 +396,24 @@ def test_retention_purge_and_check_commands(cli: Any, data_dir: Path) -> None:
     assert "deleted 1 message(s) from 1 mailbox(es)" in ok(cli("purge")).output
     result = ok(cli("check"))
     assert "0 message(s), 0 audio file(s)" in result.output
+
+
+def test_backup_then_restore_into_a_fresh_data_folder(
+    cli: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    ok(cli("mailbox", "add", "100", "--name", "Alice", "--pin", "2468"))
+    record_message(data_dir, "100")
+    archive = tmp_path / "backup.zip"
+    result = ok(cli("backup", "-o", str(archive)))
+    assert "1 audio file(s)" in result.output and archive.exists()
+
+    fresh = tmp_path / "fresh"
+    runner = CliRunner()
+    restored = runner.invoke(main, ["--data-dir", str(fresh), "restore", str(archive)])
+    assert restored.exit_code == 0, restored.output
+    assert "1 audio file(s)" in restored.output
+    listed = runner.invoke(main, ["--data-dir", str(fresh), "messages", "list", "--json"])
+    [message] = json.loads(listed.output)
+    assert message["mailbox"] == "100"
+    again = runner.invoke(main, ["--data-dir", str(fresh), "restore", str(archive)])
+    assert again.exit_code == 1 and "empty" in again.stderr  # never over existing data

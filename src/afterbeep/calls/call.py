@@ -28,6 +28,7 @@ class CallInfo:
     caller_name: str
     diverted_from: str | None  # the mailbox a Diversion / History-Info header names
     reason: DiversionReason
+    source: str = ""  # the signalling peer's address (for login lockouts)
 
 
 class StopReason(StrEnum):
@@ -67,6 +68,10 @@ class Call(Protocol):
         Digits pressed before ``play`` starts and not consumed count too (type-ahead).
         Raises CallGone when the caller hangs up.
         """
+
+    async def read_digit(self, seconds: float) -> str | None:
+        """The next key pressed (type-ahead first), or None after ``seconds``.
+        Raises CallGone when the caller hangs up."""
 
     async def record(
         self,

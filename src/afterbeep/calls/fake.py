@@ -16,6 +16,11 @@ class ScriptedCall:
     ``digits_during_play`` maps the index of a ``play`` call to the key pressed during it;
     ``hangup_during_play`` makes that play raise CallGone; ``speech`` is what the caller
     says after the beep and ``record_stop`` why the recording ends.
+
+    ``keys`` is what the caller types, in order: a prompt that a key can interrupt is cut by
+    the next key when it is one of its stop digits (the caller barges in); ``read_digit``
+    takes the next key, ``_`` standing for a timeout. When the keys run out the caller
+    hangs up (CallGone), so a script always ends.
     """
 
     called: str = "1001"
@@ -33,6 +38,8 @@ class ScriptedCall:
     played: list[bytes] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     record_limits: tuple[float, float] | None = None
+    keys: str = ""
+    source: str = "192.0.2.10"
     _gone: bool = False
 
     @property
@@ -44,6 +51,7 @@ class ScriptedCall:
             caller_name=self.caller_name,
             diverted_from=self.diverted_from,
             reason=self.reason,
+            source=self.source,
         )
 
     @property
@@ -71,7 +79,17 @@ class ScriptedCall:
             self._gone = True
             raise CallGone
         digit = self.digits_during_play.get(index)
+        if digit is None and self.keys and self.keys[0] in stop_digits:
+            digit, self.keys = self.keys[0], self.keys[1:]
         return digit if digit is not None and digit in stop_digits else None
+
+    async def read_digit(self, seconds: float) -> str | None:
+        if self._gone or not self.keys:
+            self._gone = True
+            raise CallGone
+        key, self.keys = self.keys[0], self.keys[1:]
+        self.actions.append(f"key {key}")
+        return None if key == "_" else key
 
     async def record(
         self,

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
-from afterbeep.domain import CallerInfo, Codec, MailboxProfile
+from afterbeep.domain import CallerInfo, Codec, GreetingKind, Login, MailboxProfile, WarningMode
+
+if TYPE_CHECKING:
+    from afterbeep.store.records import MessageRecord  # a plain record, no store behaviour
 
 
 class RecordingSink(Protocol):
@@ -64,3 +68,45 @@ class MessageStore(Protocol):
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
     ) -> None:
         """A caller found the mailbox full: a missed call, and the owner told (once)."""
+
+
+class MailboxAccess(Protocol):
+    """What the dial-in menus need: login, the owner's messages, greetings and settings."""
+
+    async def find_mailbox(self, number: str) -> MailboxProfile | None: ...
+
+    async def read_audio(self, key: str) -> bytes: ...
+
+    async def login(self, number: str, pin: str, source: str, now: dt.datetime) -> Login:
+        """Check a PIN; failures count against the mailbox and the source (lockouts)."""
+
+    async def folder_counts(self, number: str) -> dict[str, int]: ...
+
+    async def messages_to_hear(self, number: str, folder: str) -> list[MessageRecord]:
+        """Urgent first, then oldest first."""
+
+    async def message_audio(self, message_id: uuid.UUID | str) -> bytes:
+        """The message's WAV file."""
+
+    async def mark_heard(self, message_id: uuid.UUID | str, now: dt.datetime) -> None: ...
+
+    async def move_message(self, message_id: uuid.UUID | str, folder: str) -> None: ...
+
+    async def undelete_message(self, message_id: uuid.UUID | str) -> str: ...
+
+    async def forward_message(
+        self,
+        message_id: uuid.UUID | str,
+        to_numbers: Sequence[str],
+        comment: tuple[Codec, bytes] | None,
+        now: dt.datetime,
+    ) -> list[uuid.UUID]: ...
+
+    async def set_own_pin(self, number: str, pin: str) -> None: ...
+
+    async def set_greeting(self, number: str, kind: GreetingKind | str, wav_bytes: bytes) -> str:
+        """Store a greeting (WAV); its blob key."""
+
+    async def remove_greeting(self, number: str, kind: GreetingKind | str) -> None: ...
+
+    async def set_warning_mode(self, number: str, mode: WarningMode) -> None: ...

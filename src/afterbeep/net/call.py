@@ -44,6 +44,7 @@ def call_info(session: Session) -> CallInfo:
         caller_name=name,
         diverted_from=diverted[0] if diverted else None,
         reason=diverted[1] if diverted else DiversionReason.DIRECT,
+        source=session.source.host,
     )
 
 
@@ -147,6 +148,18 @@ class SipCall:
             return None
         finally:
             stream.stop_playing()
+
+    async def read_digit(self, seconds: float) -> str | None:
+        self._check()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._digits:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            await self._wait(None, remaining)
+            self._check()
+        return self._digits.pop(0)
 
     async def record(
         self,

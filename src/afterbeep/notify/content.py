@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     CALL_MISSED = "call.missed"
     MAILBOX_FULL = "mailbox.full"  # a caller found no room: the owner is told once
     MESSAGES_EXPIRING = "messages.expiring"  # retention deletes some soon: told once each
+    MAILBOX_LOCKED = "mailbox.locked"  # too many wrong PINs: dial-in locked for a while
 
 
 class DeliveryError(Exception):
@@ -55,7 +56,9 @@ class Notice:
     urgent: bool = False
     transcript: str | None = None
     web_url: str | None = None  # the message in the web UI, when a base URL is configured
-    count: int | None = None  # messages.expiring: how many (``at``: the first one's expiry)
+    # messages.expiring: how many (``at``: when they go); mailbox.locked: wrong PINs (``at``:
+    # the lock, ``duration_seconds``: its length, ``caller_number``: the last attempt's).
+    count: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -100,11 +100,13 @@ _TEMPLATES = {
     EventKind.CALL_MISSED: "missed",
     EventKind.MAILBOX_FULL: "full",
     EventKind.MESSAGES_EXPIRING: "expiring",
+    EventKind.MAILBOX_LOCKED: "locked",
 }
 _HEADINGS = {
     EventKind.CALL_MISSED: "missed_heading",
     EventKind.MAILBOX_FULL: "full_heading",
     EventKind.MESSAGES_EXPIRING: "expiring_heading",
+    EventKind.MAILBOX_LOCKED: "locked_heading",
 }
 
 
@@ -116,6 +118,7 @@ def _context(notice: Notice, region: str, attachment: Attachment | None) -> dict
     missed = notice.event is EventKind.CALL_MISSED
     full = notice.event is EventKind.MAILBOX_FULL
     expiring = notice.event is EventKind.MESSAGES_EXPIRING
+    locked = notice.event is EventKind.MAILBOX_LOCKED
     time = format_when(notice.at, zone, mailbox.language, style="time")
     number = format_number(mailbox.number, region)
     name = clean_text(mailbox.name)
@@ -124,6 +127,8 @@ def _context(notice: Notice, region: str, attachment: Attachment | None) -> dict
         subject = label("subject_full", lang, mailbox=mailbox_text)
     elif expiring:
         subject = label("subject_expiring", lang, mailbox=mailbox_text)
+    elif locked:
+        subject = label("subject_locked", lang, mailbox=mailbox_text)
     elif missed:
         subject = label("subject_missed", lang, caller=caller)
     else:
@@ -154,16 +159,29 @@ def _context(notice: Notice, region: str, attachment: Attachment | None) -> dict
         "subject": subject,
         "heading": label(_HEADINGS.get(notice.event, "new_message"), lang),
         "count": notice.count,
-        "expiring": label_count(
-            "messages_expiring",
-            mailbox.language,
+        "summary": _summary(notice, mailbox_text, caller, time),
+    }
+
+
+def _summary(notice: Notice, mailbox_text: str, caller: str, time: str) -> str | None:
+    """The sentence saying what happened, for events about the mailbox that need a count."""
+    language = notice.mailbox.language
+    if notice.event is EventKind.MESSAGES_EXPIRING:
+        date = format_when(notice.at, notice.mailbox.timezone, language, style="date")
+        return label_count(
+            "messages_expiring", language, notice.count or 0, mailbox=mailbox_text, date=date
+        )
+    if notice.event is EventKind.MAILBOX_LOCKED:
+        return label_count(
+            "mailbox_locked",
+            language,
             notice.count or 0,
             mailbox=mailbox_text,
-            date=format_when(notice.at, zone, mailbox.language, style="date"),
+            caller=caller,
+            time=time,
+            duration=format_duration(notice.duration_seconds or 0, language),
         )
-        if expiring
-        else None,
-    }
+    return None
 
 
 def _base(sender: str, to: Sequence[str], message_id: str, now: dt.datetime | None) -> EmailMessage:

@@ -200,6 +200,8 @@ def reason_text(reason: DiversionReason, language: str) -> str:
 # caller's name in another case, which a template cannot decline.
 _LABELS: dict[str, dict[str, str]] = {
     "en": {
+        "subject_locked": "Dial-in access to {mailbox} is locked",
+        "locked_heading": "Mailbox locked",
         "subject_expiring": "Voicemail in {mailbox} will soon be deleted",
         "expiring_heading": "Messages will be deleted soon",
         "subject_full": "Your mailbox {mailbox} is full",
@@ -233,6 +235,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "If you can read it, e-mail notifications work.",
     },
     "de": {
+        "subject_locked": "Telefonzugang zu {mailbox} gesperrt",
+        "locked_heading": "Postfach gesperrt",
         "subject_expiring": "Sprachnachrichten in {mailbox} werden bald gelöscht",
         "expiring_heading": "Nachrichten werden bald gelöscht",
         "subject_full": "Ihr Postfach {mailbox} ist voll",
@@ -267,6 +271,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "Wenn Sie sie lesen können, funktionieren die E-Mail-Benachrichtigungen.",
     },
     "it": {
+        "subject_locked": "Accesso telefonico a {mailbox} bloccato",
+        "locked_heading": "Casella bloccata",
         "subject_expiring": "Messaggi vocali in {mailbox} saranno presto eliminati",
         "expiring_heading": "Messaggi in scadenza",
         "subject_full": "La tua casella {mailbox} è piena",
@@ -301,6 +307,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "Se riesci a leggerlo, le notifiche via e-mail funzionano.",
     },
     "fi": {
+        "subject_locked": "Vastaajan {mailbox} puhelinkäyttö on estetty",
+        "locked_heading": "Vastaaja estetty",
         "subject_expiring": "Vastaajan {mailbox} viestejä poistetaan pian",
         "expiring_heading": "Viestejä poistetaan pian",
         "subject_full": "Vastaajasi {mailbox} on täynnä",
@@ -335,6 +343,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "Jos näet tämän, sähköposti-ilmoitukset toimivat.",
     },
     "el": {
+        "subject_locked": "Η τηλεφωνική πρόσβαση στον τηλεφωνητή {mailbox} κλειδώθηκε",
+        "locked_heading": "Ο τηλεφωνητής κλειδώθηκε",
         "subject_expiring": "Μηνύματα στον τηλεφωνητή {mailbox} θα διαγραφούν σύντομα",
         "expiring_heading": "Μηνύματα θα διαγραφούν σύντομα",
         "subject_full": "Ο τηλεφωνητής σας {mailbox} είναι γεμάτος",
@@ -369,6 +379,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "Αν μπορείτε να το διαβάσετε, οι ειδοποιήσεις μέσω email λειτουργούν.",
     },
     "ru": {
+        "subject_locked": "Доступ по телефону к ящику {mailbox} заблокирован",
+        "locked_heading": "Ящик заблокирован",
         "subject_expiring": "Сообщения в ящике {mailbox} скоро будут удалены",
         "expiring_heading": "Сообщения скоро будут удалены",
         "subject_full": "Ваш почтовый ящик {mailbox} переполнен",
@@ -454,6 +466,18 @@ def label(key: str, language: str, **values: str) -> str:
 # '{count}' is the number as the language writes it. A missing category takes 'other'.
 _COUNTED: dict[str, dict[str, dict[str, str]]] = {
     "en": {
+        "mailbox_locked": {
+            "one": (
+                "After 1 wrong PIN, from {caller} at {time}, dial-in access to {mailbox} is "
+                "locked for {duration}. If this was not you, someone may be trying to guess your "
+                "PIN: choose a longer one."
+            ),
+            "other": (
+                "After {count} wrong PINs, the last from {caller} at {time}, dial-in access to "
+                "{mailbox} is locked for {duration}. If this was not you, someone may be trying "
+                "to guess your PIN: choose a longer one."
+            ),
+        },
         "messages_expiring": {
             "one": "1 message in {mailbox} will be deleted on or after {date}, when its "
             "retention period ends. Download it if you want to keep it.",
@@ -462,6 +486,18 @@ _COUNTED: dict[str, dict[str, dict[str, str]]] = {
         },
     },
     "de": {
+        "mailbox_locked": {
+            "one": (
+                "Nach 1 falschen PIN-Eingabe (von {caller} um {time}) ist der Telefonzugang zu "
+                "{mailbox} für {duration} gesperrt. Wenn Sie das nicht waren, versucht vielleicht"
+                " jemand, Ihre PIN zu erraten: Wählen Sie eine längere."
+            ),
+            "other": (
+                "Nach {count} falschen PIN-Eingaben (zuletzt von {caller} um {time}) ist der "
+                "Telefonzugang zu {mailbox} für {duration} gesperrt. Wenn Sie das nicht waren, "
+                "versucht vielleicht jemand, Ihre PIN zu erraten: Wählen Sie eine längere."
+            ),
+        },
         "messages_expiring": {
             "one": "1 Nachricht in {mailbox} wird ab dem {date} gelöscht, weil ihre "
             "Aufbewahrungsfrist endet. Laden Sie sie herunter, wenn Sie sie behalten möchten.",
@@ -470,6 +506,18 @@ _COUNTED: dict[str, dict[str, dict[str, str]]] = {
         },
     },
     "it": {
+        "mailbox_locked": {
+            "one": (
+                "Dopo 1 PIN errato (da {caller} alle {time}), l'accesso telefonico a {mailbox} è "
+                "bloccato per {duration}. Se non eri tu, qualcuno potrebbe cercare di indovinare "
+                "il tuo PIN: scegline uno più lungo."
+            ),
+            "other": (
+                "Dopo {count} PIN errati (l'ultimo da {caller} alle {time}), l'accesso telefonico"
+                " a {mailbox} è bloccato per {duration}. Se non eri tu, qualcuno potrebbe cercare"
+                " di indovinare il tuo PIN: scegline uno più lungo."
+            ),
+        },
         "messages_expiring": {
             "one": "1 messaggio in {mailbox} sarà eliminato a partire dal {date}, alla scadenza "
             "del periodo di conservazione. Scaricalo se vuoi conservarlo.",
@@ -478,6 +526,18 @@ _COUNTED: dict[str, dict[str, dict[str, str]]] = {
         },
     },
     "fi": {
+        "mailbox_locked": {
+            "one": (
+                "{count} väärän PIN-koodin jälkeen ({caller} klo {time}) vastaajan {mailbox} "
+                "puhelinkäyttö on estetty. Eston kesto: {duration}. Jos se et ollut sinä, joku "
+                "saattaa yrittää arvata PIN-koodisi: valitse pidempi."
+            ),
+            "other": (
+                "{count} väärän PIN-koodin jälkeen (viimeisin: {caller} klo {time}) vastaajan "
+                "{mailbox} puhelinkäyttö on estetty. Eston kesto: {duration}. Jos se et ollut "
+                "sinä, joku saattaa yrittää arvata PIN-koodisi: valitse pidempi."
+            ),
+        },
         "messages_expiring": {
             "one": "1 viesti vastaajassa {mailbox} poistetaan {date} alkaen, kun sen "
             "säilytysaika päättyy. Lataa se, jos haluat säilyttää sen.",
@@ -486,6 +546,19 @@ _COUNTED: dict[str, dict[str, dict[str, str]]] = {
         },
     },
     "el": {
+        "mailbox_locked": {
+            "one": (
+                "Μετά από 1 λανθασμένο PIN (από {caller} στις {time}), η τηλεφωνική πρόσβαση στον"
+                " τηλεφωνητή {mailbox} κλειδώθηκε για {duration}. Αν δεν ήσασταν εσείς, ίσως "
+                "κάποιος προσπαθεί να μαντέψει το PIN σας: επιλέξτε ένα μεγαλύτερο."
+            ),
+            "other": (
+                "Μετά από {count} λανθασμένα PIN (το τελευταίο από {caller} στις {time}), η "
+                "τηλεφωνική πρόσβαση στον τηλεφωνητή {mailbox} κλειδώθηκε για {duration}. Αν δεν "
+                "ήσασταν εσείς, ίσως κάποιος προσπαθεί να μαντέψει το PIN σας: επιλέξτε ένα "
+                "μεγαλύτερο."
+            ),
+        },
         "messages_expiring": {
             "one": "1 μήνυμα στον τηλεφωνητή {mailbox} θα διαγραφεί από τις {date}, όταν λήξει "
             "η περίοδος διατήρησής του. Κατεβάστε το αν θέλετε να το κρατήσετε.",
@@ -494,6 +567,18 @@ _COUNTED: dict[str, dict[str, dict[str, str]]] = {
         },
     },
     "ru": {
+        "mailbox_locked": {
+            "one": (
+                "После {count} неверного PIN-кода (от {caller} в {time}) доступ по телефону к "
+                "ящику {mailbox} заблокирован на {duration}. Если это были не вы, возможно, "
+                "кто-то пытается подобрать ваш PIN-код: выберите более длинный."
+            ),
+            "other": (
+                "После {count} неверных PIN-кодов (последний — от {caller} в {time}) доступ по "
+                "телефону к ящику {mailbox} заблокирован на {duration}. Если это были не вы, "
+                "возможно, кто-то пытается подобрать ваш PIN-код: выберите более длинный."
+            ),
+        },
         "messages_expiring": {
             "one": "{count} сообщение в ящике {mailbox} будет удалено начиная с {date}, когда "
             "закончится срок его хранения. Скачайте его, если хотите сохранить.",

@@ -30,21 +30,30 @@ class Policy:
     transcript_wait: float = 10.0  # seconds an e-mail or SMS waits for the transcript
 
 
+# Events about the mailbox itself rather than a message or a call: the owner's own addresses.
+_ABOUT_THE_MAILBOX = (
+    EventKind.MAILBOX_FULL,
+    EventKind.MESSAGES_EXPIRING,
+    EventKind.MAILBOX_LOCKED,
+)
+
+
 def notice_for(subject: EventSubject, web_base_url: str | None = None) -> Notice:
     mailbox = subject.mailbox
     view = MailboxView(mailbox.number, mailbox.name, mailbox.language, mailbox.timezone)
     event = EventKind(subject.event)
-    if event in (EventKind.MAILBOX_FULL, EventKind.MESSAGES_EXPIRING):
+    if event in _ABOUT_THE_MAILBOX:
         assert subject.at is not None, f"a {event} event carries its time"
         return Notice(
             event=event,
             mailbox=view,
-            caller_number="",
+            caller_number=subject.caller_number,
             caller_name="",
             called_number=mailbox.number,
             reason=DiversionReason.DIRECT,
             at=subject.at,
             count=subject.count,
+            duration_seconds=subject.lock_seconds,
             web_url=web_base_url.rstrip("/") + "/" if web_base_url else None,
         )
     if subject.missed_call is not None:
@@ -120,11 +129,9 @@ def plan(
                     delay=wait,
                 )
             )
-    # Missed calls (when enabled), a full mailbox, expiring messages: the owner's own
-    # addresses only.
+    # Missed calls (when enabled) and news about the mailbox: the owner's own addresses only.
     elif mailbox.emails and (
-        (event is EventKind.CALL_MISSED and mailbox.notify_missed)
-        or event in (EventKind.MAILBOX_FULL, EventKind.MESSAGES_EXPIRING)
+        (event is EventKind.CALL_MISSED and mailbox.notify_missed) or event in _ABOUT_THE_MAILBOX
     ):
         jobs.append(
             _email(

@@ -24,6 +24,8 @@ from afterbeep.store.repository import MailboxOptions, Store
 FORMAT = "afterbeep-mailbox"
 VERSION = 1
 MAX_ENTRY_BYTES = 200 * 1024 * 1024  # a 3-hour message; anything bigger is not ours
+# Without the PIN (never exported), whether it must change means nothing.
+_NOT_EXPORTED = ("has_pin", "pin_must_change")
 # The settings a mailbox created by an import takes from the manifest.
 _SETTINGS = (
     "language", "timezone", "max_message_seconds", "min_message_seconds", "max_silence_seconds",
@@ -51,7 +53,7 @@ async def export_mailbox(store: Store, number: str, path: Path) -> int:
         "format": FORMAT,
         "version": VERSION,
         "exported_at": dt.datetime.now(dt.UTC).isoformat(),
-        "mailbox": {k: v for k, v in record.to_json().items() if k != "has_pin"},
+        "mailbox": {k: v for k, v in record.to_json().items() if k not in _NOT_EXPORTED},
         "greetings": [],
         "messages": [],
     }

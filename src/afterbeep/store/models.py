@@ -167,6 +167,10 @@ class Mailbox(Base):
     deleted_retention_days: Mapped[int | None] = mapped_column(Integer)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     pin_hash: Mapped[str | None] = mapped_column(String(255))
+    # Set by an administrator's PIN (a default one): the owner must choose their own first.
+    pin_must_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Calling in from the mailbox's own number skips "which mailbox?" (the PIN is still asked).
+    caller_id_login: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     max_message_seconds: Mapped[int] = mapped_column(
@@ -228,6 +232,7 @@ class Message(Base):
     transcript: Mapped[str | None] = mapped_column(Text)  # None: none (yet)
     # When the owner was told retention will delete it (they are told once).
     expiry_warned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    deleted_from: Mapped[str | None] = mapped_column(String(64))  # where undelete puts it back
     created_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()
     )
@@ -247,6 +252,22 @@ class MissedCall(Base):
     reason: Mapped[DiversionReason] = mapped_column(StrEnumString(DiversionReason, 16))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     call_id: Mapped[str] = mapped_column(String(255))
+
+
+class LoginFailure(Base):
+    """Failed dial-in logins counted against a mailbox or a source, across calls and restarts.
+
+    ``key`` is ``mailbox:<id>`` or ``source:<address>|<caller>``. ``lockouts`` counts the
+    locks so far: each one lasts longer than the one before.
+    """
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class Webhook(Base):

@@ -35,6 +35,8 @@ class MailboxRecord:
     max_silence_seconds: int
     max_messages: int
     max_storage_minutes: int | None
+    caller_id_login: bool
+    pin_must_change: bool
     warning_mode: WarningMode
     temporary_greeting_expires_at: dt.datetime | None
     greetings: tuple[GreetingKind, ...]
@@ -63,6 +65,8 @@ class MailboxRecord:
             "max_silence_seconds": self.max_silence_seconds,
             "max_messages": self.max_messages,
             "max_storage_minutes": self.max_storage_minutes,
+            "caller_id_login": self.caller_id_login,
+            "pin_must_change": self.pin_must_change,
             "warning_mode": self.warning_mode.value,
             "temporary_greeting_expires_at": _iso(self.temporary_greeting_expires_at),
             "greetings": [kind.value for kind in self.greetings],
@@ -200,4 +204,6 @@ class EventSubject:
     message: MessageRecord | None = None
     missed_call: MissedCallRecord | None = None
     at: dt.datetime | None = None  # when it happened, for events about neither
-    count: int | None = None  # messages.expiring: how many messages
+    count: int | None = None  # messages.expiring: how many; mailbox.locked: failed PINs
+    caller_number: str = ""  # mailbox.locked: the caller ID of the last failed attempt
+    lock_seconds: float | None = None  # mailbox.locked: how long the lock lasts

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack
 
+import numpy as np
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, case, delete, func, or_, select, update
@@ -32,10 +33,12 @@ from afterbeep.domain import (
     DiversionReason,
     Folder,
     GreetingKind,
+    Login,
     MailboxProfile,
     WarningMode,
 )
-from afterbeep.media.wav import WavError, read_g711_wav, read_wav
+from afterbeep.media.g711 import encode, transcode
+from afterbeep.media.wav import WavError, encode_wav, read_g711_wav, read_wav
 from afterbeep.store import validation
 from afterbeep.store.blobs import (
     PENDING_SUFFIX,
@@ -54,6 +57,7 @@ from afterbeep.store.errors import (
     Unavailable,
     describe,
 )
+from afterbeep.store.logins import Logins
 from afterbeep.store.models import Greeting, Mailbox, Message, MissedCall, Organization, utcnow
 from afterbeep.store.outbox import JobQueue, NewJob, add_jobs
 from afterbeep.store.records import (
@@ -67,7 +71,7 @@ from afterbeep.store.records import (
 from afterbeep.store.webhooks import Webhooks, WebhookTarget, targets_for
 
 if TYPE_CHECKING:
-    from afterbeep.flows.ports import MessageStore, RecordingSink
+    from afterbeep.flows.ports import MailboxAccess, MessageStore, RecordingSink
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,8 @@ class MailboxOptions(TypedDict, total=False):
     max_silence_seconds: int
     max_messages: int
     max_storage_minutes: int | None  # None: no limit
+    caller_id_login: bool
+    pin_must_change: bool  # the owner must choose their own PIN at the next login
     warning_mode: WarningMode | str
     temporary_greeting_expires_at: dt.datetime | None
     emails: Sequence[str] | str  # a list, or addresses separated by commas
@@ -127,6 +133,7 @@ class Store:
         )
         self.jobs = JobQueue(self._session, self._jobs_added)
         self.webhooks = Webhooks(self._session, self._default_organization)
+        self.logins = Logins(self)
         self._job_listeners: list[Callable[[], None]] = []
         # With a planner set, an event's deliveries are queued in the transaction that commits
         # it: no separate fan-out job, which cost four more transactions per message. Without
@@ -601,6 +608,134 @@ class Store:
                 raise
         return True
 
+    # -- dial-in ------------------------------------------------------------------------------
+
+    async def folder_counts(self, number: str) -> dict[str, int]:
+        """Messages per folder (only folders that have some)."""
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, number)
+            rows = await session.execute(
+                select(Message.folder, func.count())
+                .where(Message.mailbox_id == mailbox.id)
+                .group_by(Message.folder)
+            )
+            return {folder: int(count) for folder, count in rows}
+
+    async def messages_to_hear(self, number: str, folder: str) -> list[MessageRecord]:
+        """A folder in the order a caller hears it: urgent first, then oldest first."""
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, number)
+            rows = await session.scalars(
+                select(Message)
+                .where(Message.mailbox_id == mailbox.id, Message.folder == folder)
+                .order_by(Message.urgent.desc(), Message.received_at, Message.id)
+            )
+            return [_message_record(message, number) for message in rows]
+
+    async def mark_heard(self, message_id: uuid.UUID | str, now: dt.datetime) -> None:
+        """The owner heard it: a new message becomes old."""
+        async with self._session() as session:
+            message = await session.get(Message, _message_id(message_id))
+            if message is None:
+                raise NotFound(f"no message {message_id}")
+            if message.heard_at is None:
+                message.heard_at = now.astimezone(dt.UTC)
+            if message.folder == Folder.NEW.value:
+                message.folder = Folder.OLD.value
+            await session.commit()
+
+    async def move_message(self, message_id: uuid.UUID | str, folder: str) -> None:
+        """File a message in ``folder``; into ``deleted`` it remembers where it was, so that
+        ``undelete`` can put it back (retention removes it for good)."""
+        folder = validation.folder(folder)
+        async with self._session() as session:
+            message = await session.get(Message, _message_id(message_id))
+            if message is None:
+                raise NotFound(f"no message {message_id}")
+            if folder == Folder.DELETED.value and message.folder != folder:
+                message.deleted_from = message.folder
+            message.folder = folder
+            await session.commit()
+
+    async def undelete_message(self, message_id: uuid.UUID | str) -> str:
+        """Back from ``deleted`` to the folder it was in; the folder's name."""
+        async with self._session() as session:
+            message = await session.get(Message, _message_id(message_id))
+            if message is None:
+                raise NotFound(f"no message {message_id}")
+            if message.folder == Folder.DELETED.value:
+                message.folder = message.deleted_from or Folder.OLD.value
+                message.deleted_from = None
+            await session.commit()
+            return message.folder
+
+    async def forward_message(
+        self,
+        message_id: uuid.UUID | str,
+        to_numbers: Sequence[str],
+        comment: tuple[Codec, bytes] | None,
+        now: dt.datetime,
+    ) -> list[uuid.UUID]:
+        """Copy a message into other mailboxes as new messages, a spoken comment (G.711 in
+        its codec) before it; each recipient is notified as for any new message."""
+        original = await self.get_message(message_id)
+        stored = read_g711_wav(await self.message_audio(original.id))
+        if stored is None:
+            raise InvalidValue(f"message {original.id}: its audio is not G.711")
+        codec, audio = stored
+        if comment is not None:
+            gap = encode(codec, np.zeros(BYTES_PER_SECOND // 2, dtype=np.int16))
+            audio = transcode(comment[0], codec, comment[1]) + gap + audio
+        wav = encode_wav(codec, audio)
+        created: list[uuid.UUID] = []
+        for number in dict.fromkeys(to_numbers):
+            async with self._session() as session:
+                mailbox = await _get_mailbox(session, number)
+                new_id = uuid.uuid4()
+                key = f"messages/{mailbox.id}/{new_id}.wav"
+                await _blob_io(self.blobs.write, key, wav)
+                try:
+                    session.add(
+                        Message(
+                            id=new_id,
+                            mailbox_id=mailbox.id,
+                            folder=Folder.NEW.value,
+                            caller_number=original.caller_number,
+                            caller_name=original.caller_name,
+                            called_number=original.mailbox,  # forwarded from this mailbox
+                            reason=DiversionReason.UNKNOWN,
+                            received_at=now.astimezone(dt.UTC),
+                            duration_seconds=len(audio) / BYTES_PER_SECOND,
+                            audio_key=key,
+                            codec=codec,
+                            urgent=original.urgent,
+                            call_id=original.call_id,
+                        )
+                    )
+                    await self._queue_event(session, _message_created(new_id))
+                    await session.commit()
+                except BaseException:
+                    await self._delete_blobs([key])
+                    raise
+            created.append(new_id)
+        self._jobs_added()
+        return created
+
+    async def login(self, number: str, pin: str, source: str, now: dt.datetime) -> Login:
+        return await self.logins.attempt(number, pin, source, now)
+
+    async def set_warning_mode(self, number: str, mode: WarningMode) -> None:
+        await self.update_mailbox(number, warning_mode=mode)
+
+    async def set_own_pin(self, number: str, pin: str) -> None:
+        """The owner chose a PIN (dial-in or web): no longer one they must change."""
+        pin_hash = await self._hash_pin(validation.pin(pin))
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, number)
+            mailbox.pin_hash = pin_hash
+            mailbox.pin_must_change = False
+            await session.commit()
+
     # -- notifications ------------------------------------------------------------------------
 
     async def event_subject(self, payload: dict[str, Any]) -> EventSubject | None:
@@ -821,6 +956,8 @@ def _mailbox_record(mailbox: Mailbox, new: int, total: int) -> MailboxRecord:
         max_silence_seconds=mailbox.max_silence_seconds,
         max_messages=mailbox.max_messages,
         max_storage_minutes=mailbox.max_storage_minutes,
+        caller_id_login=mailbox.caller_id_login,
+        pin_must_change=mailbox.pin_must_change,
         warning_mode=mailbox.warning_mode,
         temporary_greeting_expires_at=mailbox.temporary_greeting_expires_at,
         greetings=tuple(sorted(g.kind for g in mailbox.greetings)),
@@ -849,6 +986,7 @@ def _profile(mailbox: Mailbox) -> MailboxProfile:
         max_silence_seconds=mailbox.max_silence_seconds,
         max_messages=mailbox.max_messages,
         max_storage_minutes=mailbox.max_storage_minutes,
+        caller_id_login=mailbox.caller_id_login,
         warning_mode=mailbox.warning_mode,
         greetings={g.kind: g.audio_key for g in mailbox.greetings},
         temporary_greeting_expires_at=mailbox.temporary_greeting_expires_at,
@@ -952,6 +1090,20 @@ async def _load_subject(session: AsyncSession, payload: dict[str, Any]) -> Event
             return None
         at = dt.datetime.fromisoformat(str(payload["at"]))
         return EventSubject(event, _notify_target(full), at=at)
+    if event == "mailbox.locked":
+        locked = await session.get(Mailbox, int(payload["mailbox_id"]))
+        if locked is None:
+            return None
+        at = dt.datetime.fromisoformat(str(payload["at"]))
+        until = dt.datetime.fromisoformat(str(payload["until"]))
+        return EventSubject(
+            event,
+            _notify_target(locked),
+            at=at,
+            count=int(payload["failures"]),
+            caller_number=str(payload.get("caller", "")),
+            lock_seconds=(until - at).total_seconds(),
+        )
     if event == "messages.expiring":
         expiring = await session.get(Mailbox, int(payload["mailbox_id"]))
         if expiring is None:
@@ -1036,3 +1188,6 @@ if TYPE_CHECKING:
 
     def _satisfies_port(store: Store) -> MessageStore:
         return store  # mypy checks Store against the flows' protocol here
+
+    def _satisfies_dial_in(store: Store) -> MailboxAccess:
+        return store

@@ -178,6 +178,8 @@ MAILBOX_FIELDS: dict[str, Callable[[Any], object]] = {
     "max_silence_seconds": integer("max_silence_seconds", 1, 3600),
     "max_messages": integer("max_messages", 1, 100_000),
     "max_storage_minutes": optional_integer("max_storage_minutes", 1, 1_000_000),
+    "caller_id_login": boolean("caller_id_login"),
+    "pin_must_change": boolean("pin_must_change"),
     "warning_mode": warning_mode,
     "temporary_greeting_expires_at": aware_datetime,
 }

@@ -17,7 +17,13 @@ from afterbeep.store.models import Mailbox, Webhook
 from afterbeep.store.outbox import SessionFactory
 
 # The events a webhook can subscribe to (notify.content.EventKind's values).
-WEBHOOK_EVENTS = ("message.created", "message.deleted", "call.missed", "mailbox.full")
+WEBHOOK_EVENTS = (
+    "message.created",
+    "message.deleted",
+    "call.missed",
+    "mailbox.full",
+    "mailbox.locked",
+)
 
 
 @dataclass(frozen=True, slots=True)
