@@ -174,3 +174,19 @@ async def test_forwarding_puts_the_comment_before_the_message_and_notifies(
     )
     # The original stays where it was.
     assert (await store.get_message(original)).mailbox == "100"
+
+
+async def test_every_change_of_a_mailbox_s_counts_is_announced(
+    store: Store, caller: CallerInfo
+) -> None:
+    changed: list[int] = []
+    store.on_counts_changed(changed.append)
+    box = await _box(store, "100")
+    other = await _box(store, "200")
+    message = await _message(store, box, caller, NOW, bytes(8000))
+    await store.mark_heard(message, NOW)
+    await store.move_message(message, Folder.DELETED.value)
+    await store.undelete_message(message)
+    await store.forward_message(message, ["200"], None, NOW)
+    await store.delete_message(message)
+    assert changed == [box.id] * 5 + [other.id, box.id]

@@ -135,6 +135,7 @@ class Store:
         self.webhooks = Webhooks(self._session, self._default_organization)
         self.logins = Logins(self)
         self._job_listeners: list[Callable[[], None]] = []
+        self._count_listeners: list[Callable[[int], None]] = []
         # With a planner set, an event's deliveries are queued in the transaction that commits
         # it: no separate fan-out job, which cost four more transactions per message. Without
         # one (the CLI), the event itself is queued and a server's worker fans it out.
@@ -164,6 +165,15 @@ class Store:
     def _jobs_added(self) -> None:
         for listener in self._job_listeners:
             listener()
+
+    def on_counts_changed(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(mailbox_id)`` after a mailbox's messages changed through this store
+        (a message left, heard, filed, deleted, purged): message-waiting lamps follow."""
+        self._count_listeners.append(listener)
+
+    def _counts_changed(self, mailbox_id: int) -> None:
+        for listener in self._count_listeners:
+            listener(mailbox_id)
 
     # -- the call flows' port (flows.ports.MessageStore) --------------------------------------
 
@@ -231,6 +241,7 @@ class Store:
             raise
         recording.mark_committed()
         self._jobs_added()
+        self._counts_changed(pending.mailbox_id)
         return pending.id
 
     async def discard_recording(self, sink: RecordingSink) -> None:
@@ -546,6 +557,7 @@ class Store:
                 mailbox.full_notified_at = None  # room again: the next time it fills is news
             await session.commit()
         self._jobs_added()
+        self._counts_changed(message.mailbox_id)
         await self._delete_blobs([message.audio_key])
 
     async def set_transcript(self, message_id: uuid.UUID | str, text: str) -> bool:
@@ -643,6 +655,7 @@ class Store:
             if message.folder == Folder.NEW.value:
                 message.folder = Folder.OLD.value
             await session.commit()
+        self._counts_changed(message.mailbox_id)
 
     async def move_message(self, message_id: uuid.UUID | str, folder: str) -> None:
         """File a message in ``folder``; into ``deleted`` it remembers where it was, so that
@@ -656,6 +669,7 @@ class Store:
                 message.deleted_from = message.folder
             message.folder = folder
             await session.commit()
+        self._counts_changed(message.mailbox_id)
 
     async def undelete_message(self, message_id: uuid.UUID | str) -> str:
         """Back from ``deleted`` to the folder it was in; the folder's name."""
@@ -667,7 +681,8 @@ class Store:
                 message.folder = message.deleted_from or Folder.OLD.value
                 message.deleted_from = None
             await session.commit()
-            return message.folder
+        self._counts_changed(message.mailbox_id)
+        return message.folder
 
     async def forward_message(
         self,
@@ -718,6 +733,7 @@ class Store:
                     await self._delete_blobs([key])
                     raise
             created.append(new_id)
+            self._counts_changed(mailbox.id)
         self._jobs_added()
         return created
 

@@ -157,6 +157,7 @@ async def _purge(store: Store, mailbox_id: int, which: ColumnElement[bool]) -> i
                 await store._queue_event(session, _message_deleted(record))
             await session.commit()
         store._jobs_added()
+        store._counts_changed(mailbox_id)
         await store._delete_blobs([record.audio_key for record in records])
         total += len(records)
     if total:
