@@ -12,7 +12,8 @@ import httpx
 
 from afterbeep.config import Settings
 from afterbeep.flows.deposit import Deposit, DepositOptions
-from afterbeep.flows.prompts import Prompts
+from afterbeep.flows.dialin import DialIn, DialInOptions
+from afterbeep.flows.prompts import PromptError, Prompts
 from afterbeep.net.addresses import is_ip, route_address
 from afterbeep.net.call import SipCall
 from afterbeep.net.http import HttpServer
@@ -60,9 +61,25 @@ class Application:
         if recovered:
             log.info("recovered %d message(s) interrupted by a crash", len(recovered))
         self._start_notifications()
+        # Recordings an operator drops in data/prompts/<language>/ replace ours, prompt by
+        # prompt; what has no recording is synthesized once and kept in prompt-cache/.
+        self.prompts = Prompts(
+            settings.data_dir / "prompts", cache_dir=settings.data_dir / "prompt-cache"
+        )
+        self.warming = asyncio.get_running_loop().create_task(self._warm_prompts())
+        self.store.logins.policy = settings.login_policy
+        self.dialin = DialIn(
+            self.store,
+            self.prompts,
+            DialInOptions(
+                access_numbers=settings.access_numbers,
+                min_pin_length=settings.min_pin_length,
+                force_name_and_greeting=settings.force_greetings,
+            ),
+        )
         self.deposit = Deposit(
             self.store,
-            Prompts(settings.data_dir / "prompts"),
+            self.prompts,
             DepositOptions(
                 voicemail_numbers=settings.voicemail_numbers,
                 operator_uri=settings.operator_uri,
@@ -217,9 +234,23 @@ class Application:
         self.sip.act(lambda now: self.ua.ring(session, now))
         call.task = asyncio.get_running_loop().create_task(self._run_call(key, call))
 
-    async def _run_call(self, key: int, call: SipCall) -> None:
+    async def _warm_prompts(self) -> None:
+        """Synthesize the prompts of the languages in use that have no recording, before
+        callers need them (seconds of CPU, once: later starts read prompt-cache/). A mailbox
+        switched to another language later has its prompts made at its first call."""
         try:
-            await self.deposit.run(call)
+            mailboxes = await self.store.list_mailboxes()
+            await self.prompts.warm({"en", *(mailbox.language for mailbox in mailboxes)})
+        except (PromptError, StoreError) as exc:
+            log.warning("prompts could not all be prepared (espeak-ng missing?): %s", exc)
+
+    async def _run_call(self, key: int, call: SipCall) -> None:
+        info = call.info
+        try:
+            if self.dialin.handles(info.called, diverted=info.diverted_from is not None):
+                await self.dialin.run(call)
+            else:
+                await self.deposit.run(call)
         except asyncio.CancelledError:
             raise
         except Exception:

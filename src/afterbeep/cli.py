@@ -24,7 +24,7 @@ from afterbeep.config import (
     parse_hostport,
     parse_port_range,
 )
-from afterbeep.domain import AttachPolicy, AudioFormat, GreetingKind, WarningMode
+from afterbeep.domain import AttachPolicy, AudioFormat, GreetingKind, LoginPolicy, WarningMode
 from afterbeep.store.db import parse_database_url
 from afterbeep.store.errors import StoreError
 from afterbeep.store.migrate import current_revision, upgrade_database
@@ -1102,6 +1102,41 @@ def _hostport(option: str, value: str, default_port: int) -> tuple[str, int]:
     help="Seconds to ring before answering.  [env: AFTERBEEP_ANSWER_DELAY]",
 )
 @click.option(
+    "--access-number",
+    "access_numbers",
+    multiple=True,
+    metavar="NUMBER",
+    help="Dial-in number (repeatable; default *98 and voicemail). A call forwarded to it "
+    "leaves a message instead.",
+)
+@click.option(
+    "--min-pin-length",
+    type=click.IntRange(4, 16),
+    default=4,
+    show_default=True,
+    help="Shortest PIN an owner may choose by phone.",
+)
+@click.option(
+    "--force-greetings/--no-force-greetings",
+    default=True,
+    show_default=True,
+    help="At the first login, ask for the name and greeting when they are missing.",
+)
+@click.option(
+    "--login-failures",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Wrong PINs (per mailbox, and per source) before a lock.",
+)
+@click.option(
+    "--login-lock",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds of the first lock; each further lock doubles, up to a day.",
+)
+@click.option(
     "--log-level",
     envvar="AFTERBEEP_LOG_LEVEL",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
@@ -1121,6 +1156,11 @@ def serve(
     operator_uri: str | None,
     reject_unknown: bool,
     answer_delay: float,
+    access_numbers: tuple[str, ...],
+    min_pin_length: int,
+    force_greetings: bool,
+    login_failures: int,
+    login_lock: float,
     log_level: str,
     **notify_options: Any,
 ) -> None:
@@ -1143,6 +1183,10 @@ def serve(
         operator_uri=operator_uri or None,
         reject_unknown_mailbox=reject_unknown,
         answer_delay=answer_delay,
+        access_numbers=access_numbers or ("*98", "voicemail"),
+        min_pin_length=min_pin_length,
+        force_greetings=force_greetings,
+        login_policy=LoginPolicy(max_failures=login_failures, first_lock=login_lock),
         log_level=log_level.upper(),
         notify=_notify_settings(notify_options),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from afterbeep.domain import LoginPolicy
+
 
 def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
     """'127.0.0.1:5060' → ('127.0.0.1', 5060); '[::1]:5060' and a bare host work too."""
@@ -72,8 +74,11 @@ class Settings:
     external_address: str | None = None  # the address put in Contact/Via/SDP behind NAT
     rtp_ports: tuple[int, int] = (20000, 30000)
     database_url: str | None = None  # default: SQLite in the data folder
-    # The dial-in access numbers (retrieval menus come with the dial-in issue).
+    # The dial-in access numbers: a call to one of them, not forwarded, reaches the menus.
     access_numbers: tuple[str, ...] = ("*98", "voicemail")
+    min_pin_length: int = 4
+    force_greetings: bool = True  # first login: record the name and greeting if missing
+    login_policy: LoginPolicy = field(default_factory=LoginPolicy)
     # Generic voicemail numbers: a call to one of these takes its mailbox from the
     # Diversion / History-Info headers.
     voicemail_numbers: tuple[str, ...] = ("voicemail", "vm")

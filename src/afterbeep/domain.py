@@ -139,3 +139,13 @@ class Login:
     result: LoginResult
     number: str | None = None  # the mailbox, when OK
     must_change_pin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """When failed dial-in logins lock a mailbox or a source, and for how long."""
+
+    max_failures: int = 5
+    first_lock: float = 300.0  # seconds; doubled by each further lock
+    max_lock: float = 86400.0
+    forget_after: float = 3600.0  # seconds without a failure that wipe the count

@@ -156,13 +156,18 @@ def make_dtmf_pcap(
 
     Like sip-tester's ``dtmf_2833_*.pcap`` (an update every 20 ms, marker on the first packet,
     the end packet sent three times), but with the SSRC, sequence numbers and timestamps given
-    here, so that a second '#' in a call is not mistaken for a replay of the first. Returns the
-    capture's length in seconds.
+    here, so that a second '#' in a call is not mistaken for a replay of the first. A ','
+    in ``digits`` is a second of silence (the caller listens). Returns the capture's length
+    in seconds.
     """
     records: list[tuple[int, bytes]] = []  # (microseconds, RTP packet)
     seq, timestamp, now_us = first_seq, first_timestamp, 0
     step = SAMPLE_RATE // 50  # 160 timestamp units per 20 ms update
     for digit in digits:
+        if digit == ",":
+            timestamp += SAMPLE_RATE
+            now_us += 1_000_000
+            continue
         event = DTMF_EVENTS[digit.upper()]
         updates = max(1, duration_ms // 20)
         for index in range(updates):
@@ -181,7 +186,7 @@ def make_dtmf_pcap(
         timestamp += (updates + gap_ms // 20) * step
         now_us += gap_ms * 1000
     _write_udp_pcap(Path(pcap_path), records)
-    return (records[-1][0] + 20_000) / 1e6 if records else 0.0
+    return max(now_us, records[-1][0] + 20_000) / 1e6 if records else now_us / 1e6
 
 
 def _write_udp_pcap(path: Path, records: list[tuple[int, bytes]]) -> None:

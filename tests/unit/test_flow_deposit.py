@@ -227,3 +227,14 @@ async def test_a_full_mailbox_says_so_records_nothing_and_tells_the_owner() -> N
         ("1001", "5550100")
     ]
     assert call.actions[-1] == "hangup"
+
+
+async def test_star_during_the_greeting_never_leads_to_a_login() -> None:
+    # The toll-fraud path of other systems: '*' while leaving a message reaches the menus
+    # of the mailbox (and from there an outbound call). Here it does nothing.
+    store = MemoryStore(mailboxes={"1001": mailbox()})
+    call = ScriptedCall(digits_during_play={0: "*", 1: "*"}, keys="*1001#1234#")
+    await make(store).run(call)
+    assert len(store.messages) == 1  # the caller simply left a message
+    assert all(not action.startswith("key") for action in call.actions)
+    assert call.keys == "*1001#1234#"  # nothing read the keypad

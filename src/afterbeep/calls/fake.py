@@ -19,8 +19,9 @@ class ScriptedCall:
 
     ``keys`` is what the caller types, in order: a prompt that a key can interrupt is cut by
     the next key when it is one of its stop digits (the caller barges in); ``read_digit``
-    takes the next key, ``_`` standing for a timeout. When the keys run out the caller
-    hangs up (CallGone), so a script always ends.
+    takes the next key, ``_`` standing for a timeout; ``.`` lets one interruptible prompt
+    play to its end (the caller listens before pressing the next key). When the keys run
+    out the caller hangs up (CallGone), so a script always ends.
     """
 
     called: str = "1001"
@@ -79,12 +80,19 @@ class ScriptedCall:
             self._gone = True
             raise CallGone
         digit = self.digits_during_play.get(index)
+        if digit is None and stop_digits and self.keys[:1] == ".":
+            self.keys = self.keys[1:]
+            return None
         if digit is None and self.keys and self.keys[0] in stop_digits:
             digit, self.keys = self.keys[0], self.keys[1:]
         return digit if digit is not None and digit in stop_digits else None
 
     async def read_digit(self, seconds: float) -> str | None:
         if self._gone or not self.keys:
+            self._gone = True
+            raise CallGone
+        self.keys = self.keys.lstrip(".")
+        if not self.keys:
             self._gone = True
             raise CallGone
         key, self.keys = self.keys[0], self.keys[1:]

@@ -71,6 +71,7 @@ class Deposit:
             await self._unknown_mailbox(call)
             return
         sink: RecordingSink | None = None
+        await self._prompts.warm([mailbox.language])  # at once when already prepared
         try:
             if self._options.answer_delay:
                 await asyncio.sleep(self._options.answer_delay)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
@@ -25,20 +24,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from afterbeep.domain import Login, LoginResult
+from afterbeep.domain import Login, LoginPolicy, LoginResult
 from afterbeep.store.models import LoginFailure, Mailbox
 from afterbeep.store.outbox import NewJob
 
 if TYPE_CHECKING:
     from afterbeep.store.repository import Store
 
-
-@dataclass(frozen=True, slots=True)
-class LoginPolicy:
-    max_failures: int = 5
-    first_lock: float = 300.0  # seconds; doubled by each further lock
-    max_lock: float = 86400.0
-    forget_after: float = 3600.0  # seconds without a failure that wipe the count
+__all__ = ["LoginPolicy", "Logins"]
 
 
 class Logins:
