@@ -1,0 +1,118 @@
+"""Dial-in against the running server, with real peers: SIPp types on the keypad (RFC 4733
+events), baresip listens and what it heard is transcribed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.e2e.conftest import Speech, require
+from tests.support.audio import make_dtmf_pcap, read_wav_any
+from tests.support.baresip import Baresip
+from tests.support.server import Server, ServerFactory
+from tests.support.sipp import SippResult
+
+Sipp = Callable[..., SippResult]
+
+# First logins would ask for the name and greeting; these tests are about what follows.
+SERVER_ARGS = ["--no-force-greetings"]
+
+
+def _keys(tmp_path: Path, name: str, script: str) -> tuple[str, float]:
+    """A DTMF capture of ``script`` (',' = one second of listening) and its length."""
+    path = tmp_path / f"{name}.pcap"
+    seconds = make_dtmf_pcap(path, script, ssrc=0x5EED0000 + len(name), first_seq=1000)
+    return str(path), seconds
+
+
+def _dial_in(
+    sipp: Sipp, server: Server, tmp_path: Path, name: str, script: str, **keys: Any
+) -> SippResult:
+    pcap, seconds = _keys(tmp_path, name, script)
+    values = {"dtmf_pcap": pcap, **keys}
+    return sipp("dialin", server.sip_address, service="*98", keys=values, timeout=seconds + 40)
+
+
+def _deposit(sipp: Sipp, server: Server, speech: Speech) -> None:
+    sipp("deposit", server.sip_address, service="1001", keys=speech.sipp_keys()).assert_ok(server)
+    server.wait_for_messages("1001", 1)
+
+
+def test_the_owner_logs_in_listens_and_deletes_a_message(
+    server_factory: ServerFactory, sipp: Sipp, speech: Speech, tmp_path: Path
+) -> None:
+    server = server_factory(extra_args=SERVER_ARGS)
+    server.add_mailbox("1001", "Alice", pin="1234", pin_is_final=True)
+    _deposit(sipp, server, speech)
+    # Log in, listen to the counts, 1 to listen, 7 to delete while it plays, # to leave.
+    _dial_in(sipp, server, tmp_path, "listen", "1001#1234#,,,,1,,,,7,,#").assert_ok(server)
+    [message] = server.messages("1001")
+    assert message["folder"] == "deleted"
+    log = server.stderr_text()
+    assert "logged in to mailbox 1001" in log
+
+
+def test_wrong_pins_end_the_call_and_lock_the_source_and_the_mailbox(
+    server_factory: ServerFactory, sipp: Sipp, tmp_path: Path
+) -> None:
+    server = server_factory(extra_args=[*SERVER_ARGS, "--login-failures", "3"])
+    server.add_mailbox("1001", "Alice", pin="1234", pin_is_final=True, email="owner@example.com")
+    script = "1001#1111#,,,1001#2222#,,,1001#3333#"
+    _dial_in(sipp, server, tmp_path, "wrong", script).assert_ok(server)
+    # Locked now: even the right PIN is refused, and at once.
+    started = time.monotonic()
+    _dial_in(sipp, server, tmp_path, "right", "1001#1234#").assert_ok(server)
+    assert time.monotonic() - started < 20
+    log = server.stderr_text()
+    assert "login source 127.0.0.1|5551234 locked" in log
+    assert "logged in" not in log
+    jobs = json.loads(server.cli("jobs", "list", "--json").stdout)
+    assert any("mailbox.locked" in job["key"] for job in jobs), jobs  # the owner is told
+
+
+def test_baresip_hears_the_counts_and_the_envelope(
+    server_factory: ServerFactory,
+    sipp: Sipp,
+    speech: Speech,
+    baresip_factory: Callable[..., Baresip],
+    tmp_path: Path,
+) -> None:
+    require("baresip")
+    server = server_factory(extra_args=SERVER_ARGS)
+    server.add_mailbox("1001", "Alice", pin="1234", pin_is_final=True)
+    _deposit(sipp, server, speech)
+    silence = tmp_path / "silence.wav"
+    from afterbeep.media.wav import encode_wav
+
+    silence.write_bytes(encode_wav(None, np.zeros(8000 * 40, dtype=np.int16)))
+    phone = baresip_factory(source_wav=silence, user="5550123", record=True)
+    phone.dial(server.sip_uri("*98"))
+    phone.wait_event("CALL_ESTABLISHED", timeout=10)
+    time.sleep(1.0)
+    phone.send_dtmf("1001#")
+    time.sleep(0.5)
+    phone.send_dtmf("1234#")
+    time.sleep(9.0)  # "You have one new message", the main menu
+    phone.send_dtmf("1")
+    time.sleep(9.0)  # "First message. Received today at … from …", the message
+    phone.hangup()
+    phone.wait_event("CALL_CLOSED", timeout=10)
+    [heard] = phone.recordings("dec")
+    samples, rate = read_wav_any(heard)
+    from afterbeep.transcribe.engine import WhisperTranscriber
+
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    text = WhisperTranscriber().transcribe(pcm, rate, "en").lower()
+    # Whisper tiny.en on a phone line: the recorded prompts come through word for word,
+    # the synthesized sentences (espeak-ng) less so; what is checked is that each was said.
+    assert "enter your mail" in text, text  # the login prompt
+    assert "new message" in text, text  # "You have one new message."
+    assert "pound to exit" in text, text  # the main menu
+    assert "receive" in text and "today" in text, text  # the envelope
+    [message] = server.messages("1001")
+    assert message["folder"] == "old"  # heard
