@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from tests.e2e.conftest import Speech, require
 from tests.support.audio import make_dtmf_pcap, read_wav_any
 from tests.support.baresip import Baresip

@@ -91,7 +91,8 @@ async def test_login_counts_then_listen_to_a_new_message(store: Store) -> None:
     await _ready(store)
     message = await _deposit(store, "100")
     prompts = PromptLog()
-    call = ScriptedCall(called="*98", caller_number="5550199", keys="100#2468#1_#")
+    # '.' lets a prompt play to its end; '_' is a pause with no key.
+    call = ScriptedCall(called="*98", caller_number="5550199", keys="100#2468#.1_#")
     await _flow(store, prompts).run(call)
 
     heard = prompts.heard
@@ -122,7 +123,7 @@ async def test_wrong_pins_sound_like_wrong_mailboxes_and_end_the_call(store: Sto
     await _ready(store)
     prompts = PromptLog()
     # A wrong PIN for a real mailbox, a PIN for a mailbox that does not exist, silence.
-    call = ScriptedCall(called="*98", keys="100#1111#999#2468#__")
+    call = ScriptedCall(called="*98", keys="100#1111#.999#2468#.__")
     await _flow(store, prompts).run(call)
     assert prompts.heard == [
         "vm_login", "vm_password", "vm_incorrect",
@@ -152,11 +153,11 @@ async def test_a_default_pin_must_be_changed_and_greetings_recorded_first(store:
     prompts = PromptLog()
     keys = (
         "100#1234#"  # log in with the administrator's PIN
-        "12#"  # too short
-        "5790#5791#"  # mismatch
-        "5790#5790#"  # the new PIN
-        "1"  # accept the recorded name
-        "1"  # accept the recorded greeting
+        "12#."  # too short
+        "5790#5791#."  # mismatch
+        "5790#5790#..."  # the new PIN; hear "changed", "welcome", "say your name"
+        "1.."  # accept the recorded name; hear "saved", "record your greeting"
+        "1.."  # accept the recorded greeting; hear "saved" and the counts
         "#"  # exit from the main menu
     )
     call = ScriptedCall(called="*98", keys=keys, record_stop=StopReason.DIGIT)
@@ -230,7 +231,7 @@ async def test_options_record_a_greeting_and_choose_the_warning(store: Store) ->
     await _ready(store)
     prompts = PromptLog()
     # 0 options; 2 busy greeting, 2 listen, 1 accept; 6 warning, 3 beep only; * back; # exit.
-    keys = "100#2468#0" + "22.1" + "63" + "*" + "#"
+    keys = "100#2468#." + "0" + "2." + "2.1." + "63." + "*" + "#"
     call = ScriptedCall(called="*98", keys=keys, record_stop=StopReason.DIGIT)
     await _flow(store, prompts).run(call)
     box = await store.find_mailbox("100")
@@ -243,15 +244,27 @@ async def test_options_record_a_greeting_and_choose_the_warning(store: Store) ->
 async def test_temporary_greeting_on_then_off_with_a_reminder_at_login(store: Store) -> None:
     await _ready(store)
     prompts = PromptLog()
-    call = ScriptedCall(called="*98", keys="100#2468#0411*#", record_stop=StopReason.DIGIT)
+    call = ScriptedCall(called="*98", keys="100#2468#.041.1.*#", record_stop=StopReason.DIGIT)
     await _flow(store, prompts).run(call)
     box = await store.find_mailbox("100")
     assert box is not None and GreetingKind.TEMPORARY in box.greetings
     reminded = PromptLog()
-    await _flow(store, reminded).run(ScriptedCall(called="*98", keys="100#2468#042*#"))
+    await _flow(store, reminded).run(ScriptedCall(called="*98", keys="100#2468#..042.*#"))
     assert "vm_temp_on_reminder" in reminded.heard and "vm_temp_off" in reminded.heard
     box = await store.find_mailbox("100")
     assert box is not None and GreetingKind.TEMPORARY not in box.greetings
+
+
+async def test_a_key_cuts_any_prompt_short_and_answers_the_next_question(store: Store) -> None:
+    await _ready(store)
+    await _deposit(store, "100")
+    prompts = PromptLog()
+    # "1" while the counts are said: the main menu is skipped and the message plays.
+    call = ScriptedCall(called="*98", keys="100#2468#1#")
+    await _flow(store, prompts).run(call)
+    heard = prompts.heard
+    assert "vm_main_menu" not in heard
+    assert any(h.startswith("say: First message.") for h in heard)
 
 
 async def test_unanswered_menus_end_the_call(store: Store) -> None:

@@ -103,6 +103,7 @@ class _Session:
     call: Call
     mailbox: MailboxProfile
     folder: str = Folder.NEW.value
+    typed: str = ""  # a key that cut a prompt short: the next menu's answer
 
     @property
     def language(self) -> str:
@@ -165,11 +166,14 @@ class DialIn:
         if own is not None and own.caller_id_login:
             number = own.number  # calling from the mailbox's own phone: only the PIN
         failures = 0
+        typed = ""  # a key that cut "incorrect" short begins the next answer
         while failures < self.options.login_attempts:
             language = own.language if own is not None else self.options.language
             if number is None:
-                number = await self._collect(call, self._prompt(call, language, "vm_login"))
-            pin = await self._collect(call, self._prompt(call, language, "vm_password"))
+                prompt = self._prompt(call, language, "vm_login")
+                number, typed = await self._collect(call, prompt, typed=typed), ""
+            prompt = self._prompt(call, language, "vm_password")
+            pin, typed = await self._collect(call, prompt, typed=typed), ""
             if not number or not pin:
                 failures += 1  # silence counts too: the call cannot wait for ever
                 number = None
@@ -192,7 +196,8 @@ class DialIn:
                 return None
             failures += 1
             log.info("call %s: failed login to %r", info.call_id, number)
-            await call.play(self._prompt(call, language, "vm_incorrect"))
+            incorrect = self._prompt(call, language, "vm_incorrect")
+            typed = await call.play(incorrect, stop_digits=KEYS) or ""
             number = None  # a wrong PIN asks for the mailbox again, as a wrong mailbox does
         raise _Exit
 
@@ -202,18 +207,18 @@ class DialIn:
         if self.options.force_name_and_greeting and (
             GreetingKind.NAME not in greetings or GreetingKind.UNAVAILABLE not in greetings
         ):
-            await self._play(s, "vm_first_login")
+            await self._inform(s, "vm_first_login")
             if GreetingKind.NAME not in greetings:
                 await self._record_greeting(s, GreetingKind.NAME, "vm_record_name")
             if GreetingKind.UNAVAILABLE not in greetings:
                 await self._record_greeting(s, GreetingKind.UNAVAILABLE, "vm_record_unavailable")
         temporary = greetings.get(GreetingKind.TEMPORARY)
         if temporary and mailbox.active_greeting(DiversionReason.DIRECT, self._now()) == temporary:
-            await self._play(s, "vm_temp_on_reminder")
+            await self._inform(s, "vm_temp_on_reminder")
         counts = await self._store.folder_counts(mailbox.number)
         new, old = counts.get(Folder.NEW.value, 0), counts.get(Folder.OLD.value, 0)
         s.folder = Folder.NEW.value if new or not old else Folder.OLD.value
-        await self._say(s, phrases.message_counts(s.language, new, old))
+        await self._inform_text(s, phrases.message_counts(s.language, new, old))
 
     # ---- main menu -------------------------------------------------------------------------
 
@@ -227,25 +232,25 @@ class DialIn:
             elif key == "0":
                 await self._options_menu(s)
             elif key == "*":
-                await self._play(s, "vm_playback_help")
+                await self._inform(s, "vm_playback_help")
             elif key == "#":
                 raise _Exit
             else:
-                await self._play(s, "vm_invalid")
+                await self._inform(s, "vm_invalid")
 
     async def _change_folder(self, s: _Session) -> None:
         key = await self._menu(s, "vm_choose_folder", allowed="01234")
         if key in FOLDER_KEYS:
             s.folder = FOLDER_KEYS[key]
             messages = await self._store.messages_to_hear(s.mailbox.number, s.folder)
-            await self._say(s, phrases.folder_summary(s.language, s.folder, len(messages)))
+            await self._inform_text(s, phrases.folder_summary(s.language, s.folder, len(messages)))
 
     # ---- listening -------------------------------------------------------------------------
 
     async def _listen(self, s: _Session) -> None:
         messages = await self._store.messages_to_hear(s.mailbox.number, s.folder)
         if not messages:
-            await self._say(s, phrases.folder_summary(s.language, s.folder, 0))
+            await self._inform_text(s, phrases.folder_summary(s.language, s.folder, 0))
             return
         deleted: set[uuid.UUID] = set()
         index = 0
@@ -263,20 +268,20 @@ class DialIn:
                     index += step
                     key = await self._present(s, messages, index)
                 else:
-                    await self._play(s, "vm_no_more_messages" if step > 0 else "vm_first_message")
+                    await self._inform(s, "vm_no_more_messages" if step > 0 else "vm_first_message")
                     key = None
                 continue
             if key == "7" and message.id in deleted:
                 await self._store.undelete_message(message.id)
                 deleted.discard(message.id)
-                await self._play(s, "vm_undeleted")
+                await self._inform(s, "vm_undeleted")
                 key = None
                 continue
             if key in ("7", "9"):
                 if key == "7":
                     await self._store.move_message(message.id, Folder.DELETED.value)
                     deleted.add(message.id)
-                    await self._play(s, "vm_deleted")
+                    await self._inform(s, "vm_deleted")
                 else:
                     choice = await self._menu(
                         s, "vm_save_to_folder", allowed="01234", then="vm_choose_folder"
@@ -286,9 +291,12 @@ class DialIn:
                         continue
                     await self._store.move_message(message.id, FOLDER_KEYS[choice])
                     deleted.discard(message.id)
-                    await self._play(s, "vm_choice_saved")
-                # Filed: on to the next message, as Comedian Mail's "nextaftercmd" does.
-                if index + 1 < len(messages):
+                    await self._inform(s, "vm_choice_saved")
+                # Filed: on to the next message, as Comedian Mail's "nextaftercmd" does (unless
+                # a key cut the confirmation short: that key is the next choice).
+                if s.typed:
+                    key, s.typed = s.typed[0], s.typed[1:]
+                elif index + 1 < len(messages):
                     index += 1
                     key = await self._present(s, messages, index)
                 else:
@@ -300,21 +308,22 @@ class DialIn:
                 continue
             if key == "3":
                 if await s.call.read_digit(self.options.menu_timeout) == "3":
-                    await self._say(s, self._envelope(s, message))
+                    await self._inform_text(s, self._envelope(s, message))
                 else:
-                    await self._play(s, "vm_invalid")
+                    await self._inform(s, "vm_invalid")
                 key = None
                 continue
             if key == "*":
-                await self._play(s, "vm_message_menu")
-                key = await self._play(s, "vm_playback_help", stop=KEYS)
+                key = await self._play(s, "vm_message_menu") or await self._play(
+                    s, "vm_playback_help"
+                )
                 continue
             if key == "#":
                 raise _Exit
             if key == "1":
                 key = await self._present(s, messages, index)  # 'play' from within: again
                 continue
-            await self._play(s, "vm_invalid")
+            await self._inform(s, "vm_invalid")
             key = None
 
     async def _present(self, s: _Session, messages: list[MessageRecord], index: int) -> str | None:
@@ -381,13 +390,11 @@ class DialIn:
     async def _forward(self, s: _Session, message_id: uuid.UUID) -> None:
         targets: list[str] = []
         while True:
-            number = await self._collect(
-                s.call, self._prompt_for(s.call, s.mailbox, "vm_forward_to")
-            )
+            number = await self._ask(s, "vm_forward_to")
             if not number:
                 break
             if await self._store.find_mailbox(number) is None:
-                await self._play(s, "vm_no_such_mailbox")
+                await self._inform(s, "vm_no_such_mailbox")
                 continue
             targets.append(number)
             if await self._menu(s, "vm_forward_another", allowed="1#") != "1":
@@ -401,7 +408,7 @@ class DialIn:
                 comment = (s.codec, audio)
         await self._store.forward_message(str(message_id), targets, comment, self._now())
         log.info("call %s: forwarded %s to %s", s.call.info.call_id, message_id, targets)
-        await self._play(s, "vm_forwarded")
+        await self._inform(s, "vm_forwarded")
 
     # ---- mailbox options -------------------------------------------------------------------
 
@@ -425,7 +432,7 @@ class DialIn:
             elif key == "#":
                 raise _Exit
             else:
-                await self._play(s, "vm_invalid")
+                await self._inform(s, "vm_invalid")
 
     async def _temporary_greeting(self, s: _Session) -> None:
         key = await self._menu(s, "vm_temp_menu", allowed="12")
@@ -435,7 +442,7 @@ class DialIn:
             if GreetingKind.TEMPORARY in s.mailbox.greetings:
                 await self._store.remove_greeting(s.mailbox.number, GreetingKind.TEMPORARY)
             await self._refresh(s)
-            await self._play(s, "vm_temp_off")
+            await self._inform(s, "vm_temp_off")
 
     async def _warning_choice(self, s: _Session) -> None:
         key = await self._menu(s, "vm_warning_menu", allowed="123")
@@ -449,28 +456,27 @@ class DialIn:
             return
         await self._store.set_warning_mode(s.mailbox.number, mode)
         await self._refresh(s)
-        await self._play(s, "vm_choice_saved")
+        await self._inform(s, "vm_choice_saved")
 
     async def _change_pin(self, s: _Session) -> bool:
         for _ in range(3):
-            first = await self._collect(s.call, self._prompt_for(s.call, s.mailbox, "vm_new_pin"))
+            first = await self._ask(s, "vm_new_pin")
             if len(first) < self.options.min_pin_length or not first.isdigit() or len(first) > 16:
-                await self._play(s, "vm_invalid")
+                await self._inform(s, "vm_invalid")
                 continue
-            again = await self._collect(
-                s.call, self._prompt_for(s.call, s.mailbox, "vm_repeat_pin")
-            )
+            again = await self._ask(s, "vm_repeat_pin")
             if again != first:
-                await self._play(s, "vm_pin_mismatch")
+                await self._inform(s, "vm_pin_mismatch")
                 continue
             await self._store.set_own_pin(s.mailbox.number, first)
             log.info("call %s: PIN of mailbox %s changed", s.call.info.call_id, s.mailbox.number)
-            await self._play(s, "vm_pin_changed")
+            await self._inform(s, "vm_pin_changed")
             return True
         return False
 
     async def _record_greeting(self, s: _Session, kind: GreetingKind, prompt: str) -> bool:
-        """Record, review (1 accept, 2 listen, 3 again) and store a greeting."""
+        """Record, review (1 accept, 2 listen, 3 again) and store a greeting. A key during the
+        instructions skips to the beep."""
         await self._play(s, prompt)
         audio = await self._record(s, self.options.max_greeting_seconds)
         while True:
@@ -484,7 +490,7 @@ class DialIn:
                 wav = encode_wav(s.codec, bytes(audio))
                 await self._store.set_greeting(s.mailbox.number, kind, wav)
                 await self._refresh(s)
-                await self._play(s, "vm_saved_recording")
+                await self._inform(s, "vm_saved_recording")
                 return True
             if key == "2":
                 await s.call.play(bytes(audio), stop_digits=KEYS)
@@ -524,12 +530,20 @@ class DialIn:
     def _prompt_for(self, call: Call, mailbox: MailboxProfile | None, name: str) -> bytes:
         return self._prompt(call, mailbox.language if mailbox else "en", name)
 
-    async def _play(self, s: _Session, name: str, *, stop: str = "") -> str | None:
+    async def _play(self, s: _Session, name: str, *, stop: str = KEYS) -> str | None:
+        """Play a prompt; the key that cut it short (barge-in), if any."""
         return await s.call.play(self._prompt(s.call, s.language, name), stop_digits=stop)
 
-    async def _say(self, s: _Session, text: str, *, stop: str = "") -> str | None:
+    async def _say(self, s: _Session, text: str, *, stop: str = KEYS) -> str | None:
         audio = await self._prompts.speak(text, s.codec, s.language)
         return await s.call.play(audio, stop_digits=stop)
+
+    async def _inform(self, s: _Session, name: str) -> None:
+        """A prompt that asks nothing: a key cuts it short and answers what comes next."""
+        s.typed += await self._play(s, name) or ""
+
+    async def _inform_text(self, s: _Session, text: str) -> None:
+        s.typed += await self._say(s, text) or ""
 
     async def _menu(
         self, s: _Session, name: str, *, allowed: str = KEYS, then: str | None = None
@@ -538,9 +552,13 @@ class DialIn:
         the call after ``menu_repeats`` silences. A key outside ``allowed`` returns None
         after "invalid" (the caller's choice is abandoned)."""
         for _ in range(self.options.menu_repeats):
-            key = await self._play(s, name, stop=KEYS)
+            key: str | None = None
+            if s.typed:
+                key, s.typed = s.typed[0], s.typed[1:]
+            else:
+                key = await self._play(s, name)
             if key is None and then is not None:
-                key = await self._play(s, then, stop=KEYS)
+                key = await self._play(s, then)
             if key is None:
                 key = await s.call.read_digit(self.options.menu_timeout)
             if key is None:
@@ -551,9 +569,17 @@ class DialIn:
             return None
         raise _Exit
 
-    async def _collect(self, call: Call, prompt: bytes, max_digits: int = 20) -> str:
-        """A number typed on the keypad, ended by '#', a pause or ``max_digits``."""
-        first = await call.play(prompt, stop_digits=KEYS)
+    async def _ask(self, s: _Session, name: str) -> str:
+        """A number asked for by prompt ``name`` (a key already typed skips the prompt)."""
+        typed, s.typed = s.typed, ""
+        return await self._collect(s.call, self._prompt(s.call, s.language, name), typed=typed)
+
+    async def _collect(
+        self, call: Call, prompt: bytes, max_digits: int = 20, typed: str = ""
+    ) -> str:
+        """A number typed on the keypad, ended by '#', a pause or ``max_digits``; ``typed``
+        is a key already pressed (the prompt is then skipped)."""
+        first = typed or await call.play(prompt, stop_digits=KEYS)
         if first is None:
             first = await call.read_digit(self.options.menu_timeout)
         digits = ""
