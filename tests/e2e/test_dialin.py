@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 from tests.e2e.conftest import Speech, require
-from tests.support.audio import make_dtmf_pcap, read_wav_any
+from tests.support.audio import g711_payload, make_dtmf_pcap, make_phone_pcap, read_wav_any
 from tests.support.baresip import Baresip
 from tests.support.server import Server, ServerFactory
-from tests.support.sipp import SippResult
+from tests.support.sipp import SDP_PCMU_ONLY, SippResult
 
 Sipp = Callable[..., SippResult]
 
@@ -35,6 +35,16 @@ def _dial_in(
     pcap, seconds = _keys(tmp_path, name, script)
     values = {"dtmf_pcap": pcap, **keys}
     return sipp("dialin", server.sip_address, service="*98", keys=values, timeout=seconds + 40)
+
+
+def _dial_in_speaking(
+    sipp: Sipp, server: Server, tmp_path: Path, name: str, script: str, speech: Speech
+) -> SippResult:
+    """Like ``_dial_in``, with '~' in ``script`` where the caller says ``speech``."""
+    pcap = tmp_path / f"{name}.pcap"
+    seconds = make_phone_pcap(pcap, script, g711_payload(speech.wav, "PCMU"))
+    keys = {"dtmf_pcap": str(pcap), **SDP_PCMU_ONLY}
+    return sipp("dialin", server.sip_address, service="*98", keys=keys, timeout=seconds + 40)
 
 
 def _deposit(sipp: Sipp, server: Server, speech: Speech) -> None:
@@ -72,6 +82,39 @@ def test_wrong_pins_end_the_call_and_lock_the_source_and_the_mailbox(
     assert "logged in" not in log
     jobs = json.loads(server.cli("jobs", "list", "--json").stdout)
     assert any("mailbox.locked" in job["key"] for job in jobs), jobs  # the owner is told
+
+
+def test_forwarding_a_message_with_a_spoken_comment(
+    server_factory: ServerFactory, sipp: Sipp, speech: Speech, tmp_path: Path
+) -> None:
+    server = server_factory(extra_args=SERVER_ARGS)
+    server.add_mailbox("1001", "Alice", pin="1234", pin_is_final=True)
+    server.add_mailbox("1002", "Bob")
+    _deposit(sipp, server, speech)
+    # Listen, 8 forward (cuts the envelope), to 1002 #, # no more, 1 record a comment,
+    # the beep, the comment, # to end it; # (cutting "forwarded") to leave.
+    script = "1001#1234#,,,1,,8,1002#,#,1,,~#,,#"
+    _dial_in_speaking(sipp, server, tmp_path, "forward", script, speech).assert_ok(server)
+    [copy] = server.wait_for_messages("1002", 1)
+    # The comment (with the second or two of silence before it), a pause, the message.
+    least = speech.seconds + 0.5 + speech.seconds
+    assert least - 0.5 < copy["duration_seconds"] < least + 3.0, copy
+    assert copy["caller_number"] == "5551234"  # the original caller, not the forwarder
+    [original] = server.messages("1001")
+    assert original["folder"] in ("new", "old")  # still there
+
+
+def test_recording_a_greeting_by_phone(
+    server_factory: ServerFactory, sipp: Sipp, speech: Speech, tmp_path: Path
+) -> None:
+    server = server_factory(extra_args=SERVER_ARGS)
+    server.add_mailbox("1001", "Alice", pin="1234", pin_is_final=True)
+    # 0 options, 1 unavailable greeting, (instructions, beep), the greeting, # to end it,
+    # 1 to accept, # to leave.
+    script = "1001#1234#,,0,1,,,~#,,1,,#"
+    _dial_in_speaking(sipp, server, tmp_path, "greeting", script, speech).assert_ok(server)
+    box = json.loads(server.cli("mailbox", "show", "1001", "--json").stdout)
+    assert "unavailable" in box["greetings"], box
 
 
 def test_baresip_hears_the_counts_and_the_envelope(

@@ -189,6 +189,53 @@ def make_dtmf_pcap(
     return max(now_us, records[-1][0] + 20_000) / 1e6 if records else now_us / 1e6
 
 
+def make_phone_pcap(
+    pcap_path: Path,
+    script: str,
+    speech: bytes = b"",
+    *,
+    ssrc: int = 0x5EED1234,
+    first_seq: int = 5000,
+    first_timestamp: int = 160000,
+) -> float:
+    """What a phone sends on one PCMU stream, as a SIPp capture: keys as RFC 4733 events
+    (PT 101), ',' a second of silence, '~' the G.711 µ-law ``speech`` (e.g. a spoken
+    comment or greeting), each in 20 ms packets with one SSRC, sequence and clock. Returns
+    the capture's length in seconds."""
+    records: list[tuple[int, bytes]] = []
+    seq, timestamp, now_us = first_seq, first_timestamp, 0
+    step = FRAME_SAMPLES
+
+    def audio(payload: bytes) -> None:
+        nonlocal seq, timestamp, now_us
+        for start in range(0, len(payload), step):
+            frame = payload[start : start + step].ljust(step, b"\xff")
+            header = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, timestamp, ssrc)
+            records.append((now_us, header + frame))
+            seq, timestamp, now_us = seq + 1, timestamp + step, now_us + 20_000
+
+    for token in script:
+        if token == ",":
+            audio(b"\xff" * SAMPLE_RATE)
+        elif token == "~":
+            audio(speech)
+        else:
+            event = DTMF_EVENTS[token.upper()]
+            updates = 8  # 160 ms
+            for index in range(updates):
+                end = index == updates - 1
+                payload = struct.pack("!BBH", event, (0x80 if end else 0) | 10, (index + 1) * step)
+                marker = 0x80 if index == 0 else 0
+                header = struct.pack("!BBHII", 0x80, marker | 101, seq & 0xFFFF, timestamp, ssrc)
+                for _ in range(3 if end else 1):
+                    records.append((now_us, header + payload))
+                seq, now_us = seq + 1, now_us + 20_000
+            timestamp += updates * step
+            audio(b"\xff" * (5 * step))  # 100 ms between keys
+    _write_udp_pcap(Path(pcap_path), records)
+    return now_us / 1e6
+
+
 def _write_udp_pcap(path: Path, records: list[tuple[int, bytes]]) -> None:
     """Classic pcap, Ethernet/IPv4/UDP 127.0.0.1:6000 -> 6002 (SIPp rewrites the addresses)."""
     out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
