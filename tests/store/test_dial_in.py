@@ -190,3 +190,22 @@ async def test_every_change_of_a_mailbox_s_counts_is_announced(
     await store.forward_message(message, ["200"], None, NOW)
     await store.delete_message(message)
     assert changed == [box.id] * 4 + [other.id, box.id]
+
+
+async def test_forwarding_never_crosses_into_another_organization(
+    store: Store, caller: CallerInfo
+) -> None:
+    from afterbeep.store.errors import NotFound
+    from afterbeep.store.models import Mailbox, Organization
+
+    source = await _box(store, "100")
+    async with store._session() as session:
+        other = Organization(slug="other", name="Other Ltd")
+        session.add(other)
+        await session.flush()
+        session.add(Mailbox(number="900", name="Theirs", organization_id=other.id))
+        await session.commit()
+    message = await _message(store, source, caller, NOW, bytes(8000))
+    with pytest.raises(NotFound):
+        await store.forward_message(message, ["900"], None, NOW)
+    assert await store.list_messages("900") == []

@@ -706,6 +706,9 @@ class Store:
         for number in dict.fromkeys(to_numbers):
             async with self._session() as session:
                 mailbox = await _get_mailbox(session, number)
+                source = await session.get(Mailbox, original.mailbox_id)
+                if source is None or source.organization_id != mailbox.organization_id:
+                    raise NotFound(f"no mailbox {number}")  # another tenant's: not there
                 new_id = uuid.uuid4()
                 key = f"messages/{mailbox.id}/{new_id}.wav"
                 await _blob_io(self.blobs.write, key, wav)
