@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 
 import httpx
@@ -18,6 +19,7 @@ from afterbeep.net.addresses import is_ip, route_address
 from afterbeep.net.call import SipCall
 from afterbeep.net.http import HttpServer
 from afterbeep.net.media import MediaEngine
+from afterbeep.net.mwi import MwiOptions, MwiService
 from afterbeep.net.sip_transport import SipTransport
 from afterbeep.notify.deliver import Deliveries
 from afterbeep.notify.worker import RetryPolicy, Worker
@@ -29,9 +31,13 @@ from afterbeep.sip.useragent import (
     CallEnded,
     Event,
     IncomingCall,
+    IncomingSubscribe,
     InDialogRequest,
     ReInvite,
     RequestCompleted,
+    SubscriptionEnded,
+    SubscriptionRefreshed,
+    UnsolicitedNotifyCompleted,
     UserAgent,
 )
 from afterbeep.store.errors import StoreError
@@ -92,8 +98,10 @@ class Application:
         advertised = settings.external_address or (media_host or None)
         self.ua = UserAgent(advertised_host=advertised, port=settings.sip_port)
         self.sip = SipTransport(self.ua, self._on_event)
+        self.mwi = MwiService(self.store, self.sip, self._mwi_options())
         await self.sip.start(settings.sip_host, settings.sip_port)
         self.ua.port = self.sip.local_port
+        await self.mwi.start()  # after the port is known: phones get NOTIFYs from it
         self.http = HttpServer(self)
         await self.http.start(settings.http_host, settings.http_port)
         log.info(
@@ -101,6 +109,16 @@ class Application:
             settings.sip_host, self.sip.local_port, settings.http_host, self.http.port,
             *settings.rtp_ports, settings.data_dir,
         )  # fmt: skip
+
+    def _mwi_options(self) -> MwiOptions:
+        settings = self.settings
+        return MwiOptions(
+            trusted=settings.mwi_trusted,
+            contacts=settings.mwi_contacts,
+            account_user=settings.access_numbers[0] if settings.access_numbers else None,
+            generic_numbers=(*settings.access_numbers, *settings.voicemail_numbers),
+            state_file=settings.data_dir / f"mwi-subscriptions-{socket.gethostname()}.json",
+        )
 
     @property
     def notifications(self) -> tuple[int, int]:
@@ -172,6 +190,7 @@ class Application:
             task.cancel()  # the deposit flow commits what it recorded before it exits
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.http.close()
+        await self.mwi.close()
         await self.sip.close()
         self.housekeeping.cancel()
         await asyncio.gather(self.housekeeping, return_exceptions=True)
@@ -184,6 +203,10 @@ class Application:
     # ---- SIP events ------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
+        mwi = IncomingSubscribe | SubscriptionRefreshed | SubscriptionEnded
+        if isinstance(event, mwi | UnsolicitedNotifyCompleted):
+            self.mwi.on_event(event)  # message-waiting lamps
+            return
         if isinstance(event, IncomingCall):
             self._incoming(event)
             return

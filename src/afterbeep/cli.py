@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from afterbeep.config import (
+    MWI_TRUSTED_DEFAULT,
     SMTP_SECURITY_MODES,
     NotifySettings,
     Settings,
@@ -1137,6 +1138,23 @@ def _hostport(option: str, value: str, default_port: int) -> tuple[str, int]:
     help="Seconds of the first lock; each further lock doubles, up to a day.",
 )
 @click.option(
+    "--mwi-trust",
+    envvar="AFTERBEEP_MWI_TRUST",
+    multiple=True,
+    metavar="CIDR",
+    help="Network allowed to SUBSCRIBE to message-waiting counts (repeatable; replaces the "
+    "default 127.0.0.0/8 and ::1/128).  [env: AFTERBEEP_MWI_TRUST, space-separated]",
+)
+@click.option(
+    "--mwi-notify",
+    envvar="AFTERBEEP_MWI_NOTIFY",
+    multiple=True,
+    metavar="NUMBER=SIP-URI",
+    help="Send mailbox NUMBER's message-waiting state to the phone at SIP-URI without a "
+    "subscription, at start-up and on every change (repeatable).  "
+    "[env: AFTERBEEP_MWI_NOTIFY, space-separated]",
+)
+@click.option(
     "--log-level",
     envvar="AFTERBEEP_LOG_LEVEL",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
@@ -1161,6 +1179,8 @@ def serve(
     force_greetings: bool,
     login_failures: int,
     login_lock: float,
+    mwi_trust: tuple[str, ...],
+    mwi_notify: tuple[str, ...],
     log_level: str,
     **notify_options: Any,
 ) -> None:
@@ -1171,6 +1191,13 @@ def serve(
         rtp_range = parse_port_range(rtp_ports)
     except ValueError:
         raise _fail(f"invalid --rtp-ports {rtp_ports!r}: use LOW-HIGH within 1024-65535") from None
+    from afterbeep.net.mwi import parse_contacts, parse_networks
+
+    try:
+        parse_networks(mwi_trust)
+        parse_contacts(mwi_notify)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     settings = Settings(
         data_dir=ctx.data_dir,
         database_url=ctx.database_url,
@@ -1187,6 +1214,8 @@ def serve(
         min_pin_length=min_pin_length,
         force_greetings=force_greetings,
         login_policy=LoginPolicy(max_failures=login_failures, first_lock=login_lock),
+        mwi_trusted=tuple(mwi_trust) or MWI_TRUSTED_DEFAULT,
+        mwi_contacts=tuple(mwi_notify),
         log_level=log_level.upper(),
         notify=_notify_settings(notify_options),
     )

@@ -30,6 +30,7 @@ def parse_port_range(value: str) -> tuple[int, int]:
 
 
 SMTP_SECURITY_MODES = ("auto", "none", "starttls", "tls")
+MWI_TRUSTED_DEFAULT = ("127.0.0.0/8", "::1/128")  # who may SUBSCRIBE when not configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,10 @@ class Settings:
     operator_uri: str | None = None  # where "0" during the greeting transfers to
     reject_unknown_mailbox: bool = False  # True: 404 before answering; False: prompt, hang up
     answer_delay: float = 0.0  # seconds to ring before answering (lets a PBX still pick up)
+    # Message-waiting lamps: who may SUBSCRIBE (CIDRs; counts are private and there is no
+    # SIP authentication yet), and phones sent unsolicited NOTIFYs ("NUMBER=sip:uri").
+    mwi_trusted: tuple[str, ...] = MWI_TRUSTED_DEFAULT
+    mwi_contacts: tuple[str, ...] = ()
     log_level: str = "INFO"
     notify: NotifySettings = field(default_factory=NotifySettings)
     extra: dict[str, str] = field(default_factory=dict)

@@ -141,7 +141,7 @@ def test_baresip_hears_the_counts_and_the_envelope(
     phone.send_dtmf("1234#")
     time.sleep(9.0)  # "You have one new message", the main menu
     phone.send_dtmf("1")
-    time.sleep(9.0)  # "First message. Received today at … from …", the message
+    time.sleep(16.0)  # "First message. Received today at … from …", the message
     phone.hangup()
     phone.wait_event("CALL_CLOSED", timeout=10)
     [heard] = phone.recordings("dec")
@@ -155,6 +155,7 @@ def test_baresip_hears_the_counts_and_the_envelope(
     assert "enter your mail" in text, text  # the login prompt
     assert "new message" in text, text  # "You have one new message."
     assert "pound to exit" in text, text  # the main menu
-    assert "receive" in text and "today" in text, text  # the envelope
+    assert "test caller" in text and "seconds" in text, text  # the envelope: who, how long
+    assert "test message" in text, text  # the message itself
     [message] = server.messages("1001")
     assert message["folder"] == "old"  # heard

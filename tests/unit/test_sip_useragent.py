@@ -697,6 +697,7 @@ class TestOutOfDialog:
         ok = response_of(out[0])
         assert ok.headers.get_all("Allow") == [
             "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "NOTIFY", "REFER", "UPDATE",
+            "SUBSCRIBE",
         ]  # fmt: skip
         assert ok.header("Accept") == "application/sdp"
         assert ok.to_tag  # §8.2.6.2: a final response out of a dialog carries a To tag

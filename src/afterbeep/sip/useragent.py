@@ -11,6 +11,7 @@ import re
 import secrets
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from afterbeep.sip.dialog import (
     REASONS,
@@ -18,7 +19,6 @@ from afterbeep.sip.dialog import (
     CallCancelled,
     CallConfirmed,
     CallEnded,
-    Event,
     IncomingCall,
     InDialogRequest,
     Outgoing,
@@ -29,6 +29,7 @@ from afterbeep.sip.dialog import (
     SessionState,
     make_response,
 )
+from afterbeep.sip.dialog import Event as DialogEvent
 from afterbeep.sip.errors import LocalProtocolError, SipSyntaxError
 from afterbeep.sip.message import (
     Headers,
@@ -38,6 +39,19 @@ from afterbeep.sip.message import (
     parse_message,
     validate_request,
 )
+from afterbeep.sip.mwi import CONTENT_TYPE, EVENT_PACKAGE
+from afterbeep.sip.subscription import (
+    ALLOW_EVENTS,
+    IncomingSubscribe,
+    Notifier,
+    Subscription,
+    SubscriptionEnded,
+    SubscriptionEvent,
+    SubscriptionPolicy,
+    SubscriptionRefreshed,
+    SubscriptionState,
+    UnsolicitedNotifyCompleted,
+)
 from afterbeep.sip.timers import TimerHeap
 from afterbeep.sip.transaction import (
     InviteServerTransaction,
@@ -46,14 +60,17 @@ from afterbeep.sip.transaction import (
     State,
     TimerConfig,
 )
-from afterbeep.sip.uri import NameAddr
+from afterbeep.sip.uri import NameAddr, SipUri
 
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER, UPDATE"
+# SUBSCRIBE only for the message-summary package (Allow-Events); others get 489.
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER, UPDATE, SUBSCRIBE"
 # Methods we know and refuse out of a dialog with 405 (others get 501, §8.2.1).
 KNOWN_METHODS = frozenset(
     {"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "REFER", "NOTIFY", "INFO", "UPDATE", "PRACK"}
 )
+
+Event = DialogEvent | SubscriptionEvent
 
 __all__ = [
     "ALLOW",
@@ -66,15 +83,31 @@ __all__ = [
     "Event",
     "InDialogRequest",
     "IncomingCall",
+    "IncomingSubscribe",
     "Outgoing",
     "ReInvite",
     "RequestCompleted",
     "ServerRequest",
     "Session",
     "SessionState",
+    "Subscription",
+    "SubscriptionEnded",
+    "SubscriptionPolicy",
+    "SubscriptionRefreshed",
+    "SubscriptionState",
+    "UnsolicitedNotifyCompleted",
     "UserAgent",
     "make_response",
 ]
+
+
+class _Routed(Protocol):
+    """What routing an in-dialog request needs: a Session or a Subscription."""
+
+    source: Address
+    remote_target: str
+    route_set: list[str]
+
 
 # Header lines a lenient scan looks for, to answer 400 to a request that would not parse.
 _LINE = re.compile(rb"(?im)^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:[ \t]*(.*?)\r?$")
@@ -91,6 +124,7 @@ class UserAgent:
         server_name: str = "afterbeep",
         timers: TimerConfig | None = None,
         new_token: Callable[[], str] | None = None,
+        subscriptions: SubscriptionPolicy | None = None,
     ) -> None:
         self.advertised_host = advertised_host
         self.port = port
@@ -104,11 +138,17 @@ class UserAgent:
         self._client_tx: dict[tuple[str, str], NonInviteClientTransaction] = {}
         self._dialogs: dict[tuple[str, str, str], Session] = {}
         self._early: dict[tuple[str, str], Session] = {}  # (Call-ID, From tag) before a 2xx
+        self._now = 0.0  # the time of the call being handled: client transactions' answers
+        self.notifier = Notifier(
+            subscriptions or SubscriptionPolicy(), self._timers, self._events.append,
+            self._subscription_request, self._subscription_contact, self._token, ALLOW,
+        )  # fmt: skip
 
     # ---- the shell's side -------------------------------------------------------------------
 
     def receive(self, data: bytes, source: Address, now: float) -> None:
         """One datagram (or one framed stream message) from ``source``."""
+        self._now = now
         try:
             message = parse_message(data)
         except SipSyntaxError as error:
@@ -127,6 +167,7 @@ class UserAgent:
         self._on_request(message, source, now)
 
     def handle_timer(self, now: float) -> None:
+        self._now = now
         self._timers.run_due(now)
 
     def next_deadline(self) -> float | None:
@@ -231,36 +272,159 @@ class UserAgent:
     ) -> None:
         """Send a request inside the dialog (§12.2.1.1); its answer comes as RequestCompleted."""
         session.local_seq += 1
-        branch = MAGIC_COOKIE + self._token()
-        destination = self._dialog_destination(session)
+        local = session.invite.headers.get("To") or ""
+
+        def on_final(response: Response | None, at: float) -> None:
+            if method != "BYE":
+                self._events.append(RequestCompleted(session, method, response))
+
         uri, routes = self._request_target(session)
+        self._send_request(
+            method, uri, self._dialog_destination(session), now,
+            local_host=session.local_host, from_=f"{local};tag={session.local_tag}",
+            to=session.invite.headers.get("From") or "", call_id=session.call_id,
+            cseq=session.local_seq, routes=routes, headers=headers or [], body=body,
+            content_type=content_type, on_final=on_final,
+        )  # fmt: skip
+
+    # ---- subscriptions (RFC 6665; the notifier is in subscription.py) -----------------------
+
+    def accept_subscription(
+        self, subscription: Subscription, now: float, body: bytes | None = None
+    ) -> None:
+        """200 OK to an IncomingSubscribe; with ``body``, its first NOTIFY at once."""
+        self.notifier.accept(subscription, now, body)
+
+    def reject_subscription(
+        self, subscription: Subscription, status: int, now: float, reason: str | None = None
+    ) -> None:
+        self.notifier.reject(subscription, status, now, reason)
+
+    def notify(self, subscription: Subscription, body: bytes, now: float) -> None:
+        """A NOTIFY in the subscription's dialog; a 481 or a timeout ends it
+        (SubscriptionEnded)."""
+        self.notifier.notify(subscription, body, now)
+
+    def terminate_subscription(
+        self, subscription: Subscription, now: float, reason: str = "noresource"
+    ) -> None:
+        self.notifier.terminate(subscription, now, reason)
+
+    def unsolicited_notify(
+        self,
+        target: str,
+        body: bytes,
+        now: float,
+        *,
+        local_host: str | None = None,
+        from_user: str = "voicemail",
+    ) -> None:
+        """An out-of-dialog message-summary NOTIFY to a phone that did not subscribe.
+
+        There is no RFC for it; this is what Asterisk (res_pjsip_mwi) and FreeSWITCH send and
+        what phones accept: a new Call-ID, a From tag, no To tag (a tagged To would be an
+        unknown dialog: 481), ``Event: message-summary``, ``Subscription-State: active``.
+        The answer comes as UnsolicitedNotifyCompleted.
+        """
+        uri = SipUri.parse(target)
+        host = local_host or self.advertised_host
+        if host is None:
+            raise LocalProtocolError("an unsolicited NOTIFY needs our address (local_host)")
+        transport = (uri.params.get("transport") or "udp").upper()
+        destination = Address(
+            "TCP" if transport == "TCP" else "UDP",
+            uri.host,
+            uri.port or 5060,
+        )
+        bracketed = f"[{host}]" if ":" in host else host
+        reliable = ";transport=tcp" if destination.reliable else ""
+        headers = [
+            ("Contact", f"<sip:{from_user}@{bracketed}:{self.port}{reliable}>"),
+            ("Event", EVENT_PACKAGE),
+            ("Subscription-State", "active"),
+            ("Allow-Events", ALLOW_EVENTS),
+        ]
+
+        def on_final(response: Response | None, at: float) -> None:
+            self._events.append(UnsolicitedNotifyCompleted(target, response))
+
+        self._send_request(
+            "NOTIFY", target, destination, now,
+            local_host=host, from_=f"<sip:{from_user}@{bracketed}>;tag={self._token()}",
+            to=f"<{target}>", call_id=f"{self._token()}{self._token()}@{bracketed}", cseq=1,
+            routes=[], headers=headers, body=body, content_type=CONTENT_TYPE, on_final=on_final,
+        )  # fmt: skip
+
+    def _subscription_request(
+        self,
+        subscription: Subscription,
+        method: str,
+        now: float,
+        *,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        content_type: str | None,
+        on_final: Callable[[Response | None, float], None],
+    ) -> None:
+        subscription.local_seq += 1
+        uri, routes = self._request_target(subscription)
+        self._send_request(
+            method, uri, self._dialog_destination(subscription), now,
+            local_host=subscription.local_host,
+            from_=f"{subscription.local_party};tag={subscription.local_tag}",
+            to=subscription.remote_party, call_id=subscription.call_id,
+            cseq=subscription.local_seq, routes=routes, headers=headers, body=body,
+            content_type=content_type, on_final=on_final,
+        )  # fmt: skip
+
+    def _subscription_contact(self, subscription: Subscription) -> str:
+        return self._contact(subscription.local_host, subscription.resource, subscription.source)
+
+    def _send_request(
+        self,
+        method: str,
+        uri: str,
+        destination: Address,
+        now: float,
+        *,
+        local_host: str,
+        from_: str,
+        to: str,
+        call_id: str,
+        cseq: int,
+        routes: list[str],
+        headers: list[tuple[str, str]],
+        body: bytes,
+        content_type: str | None,
+        on_final: Callable[[Response | None, float], None],
+    ) -> None:
+        """Build a request and send it in a non-INVITE client transaction (§17.1.2)."""
+        branch = MAGIC_COOKIE + self._token()
         out = Headers()
         # sent-by = host [ COLON port ] where an IPv6 host is a bracketed reference (§25.1).
-        host = f"[{session.local_host}]" if ":" in session.local_host else session.local_host
+        host = f"[{local_host}]" if ":" in local_host else local_host
         out.add("Via", f"SIP/2.0/{destination.transport} {host}:{self.port};branch={branch};rport")
         out.add("Max-Forwards", "70")
-        local = session.invite.headers.get("To") or ""
-        out.add("From", f"{local};tag={session.local_tag}")
-        out.add("To", session.invite.headers.get("From") or "")
-        out.add("Call-ID", session.call_id)
-        out.add("CSeq", f"{session.local_seq} {method}")
+        out.add("From", from_)
+        out.add("To", to)
+        out.add("Call-ID", call_id)
+        out.add("CSeq", f"{cseq} {method}")
         for route in routes:
             out.add("Route", route)
         out.add("User-Agent", self.server_name)
-        for name, value in headers or ():
+        for name, value in headers:
             out.add(name, value)
         if content_type is not None:
             out.add("Content-Type", content_type)
         data = bytes(Request(out, body, method, uri))
 
-        def on_final(response: Response | None) -> None:
+        def final(response: Response | None) -> None:
             self._client_tx.pop((branch, method), None)
-            if method != "BYE":
-                self._events.append(RequestCompleted(session, method, response))
+            on_final(response, self._now)
 
         tx = NonInviteClientTransaction(
             data, self._sender(destination), self._timers, destination.reliable,
-            self._config, on_final,
+            self._config, final,
         )  # fmt: skip
         self._client_tx[(branch, method)] = tx
         tx.on_terminated = lambda: self._client_tx.pop((branch, method), None)
@@ -288,9 +452,14 @@ class UserAgent:
             return
         if method == "INVITE":
             self._on_invite(request, source, key, now)
+        elif method == "SUBSCRIBE":
+            handle = self._new_server_tx(request, source, key, None)
+            local_host = self.advertised_host or request.sip_uri.host
+            self.notifier.receive(handle, source, local_host, now)
         elif method == "OPTIONS":
             handle = self._new_server_tx(request, source, key, None)
             headers = [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "")]
+            headers.append(("Allow-Events", ALLOW_EVENTS))
             self._answer(handle, 200, now, headers=headers)
         elif method in KNOWN_METHODS or method == "BYE":
             handle = self._new_server_tx(request, source, key, None)
@@ -371,6 +540,11 @@ class UserAgent:
     def _on_in_dialog(self, request: Request, source: Address, to_tag: str, now: float) -> None:
         method = request.method
         key = self._server_key(request, method)
+        subscription = self.notifier.find(request.call_id, to_tag, request.from_tag or "")
+        if subscription is not None:
+            handle = self._new_server_tx(request, source, key, None)
+            self.notifier.receive_in_dialog(handle, subscription, now)
+            return
         session = self._dialogs.get((request.call_id, to_tag, request.from_tag or ""))
         handle = self._new_server_tx(request, source, key, session)
         if session is None or session.state is SessionState.TERMINATED:
@@ -493,12 +667,15 @@ class UserAgent:
         else:
             session.state = SessionState.TERMINATED
 
+    def _contact(self, local_host: str, user: str, source: Address) -> str:
+        transport = ";transport=tcp" if source.transport == "TCP" else ""
+        host = f"[{local_host}]" if ":" in local_host else local_host
+        user_part = f"{user}@" if user and re.fullmatch(r"[\w.+*#-]+", user) else ""
+        return f"<sip:{user_part}{host}:{self.port}{transport}>"
+
     def _dialog_headers(self, session: Session, request: Request) -> list[tuple[str, str]]:
         user = request.sip_uri.user or ""
-        transport = ";transport=tcp" if session.source.transport == "TCP" else ""
-        host = f"[{session.local_host}]" if ":" in session.local_host else session.local_host
-        user_part = f"{user}@" if user and re.fullmatch(r"[\w.+*#-]+", user) else ""
-        headers = [("Contact", f"<sip:{user_part}{host}:{self.port}{transport}>")]
+        headers = [("Contact", self._contact(session.local_host, user, session.source))]
         # §12.1.1: the UAS copies Record-Route into the 2xx that creates the dialog.
         headers += [("Record-Route", value) for value in request.headers.get_all("Record-Route")]
         headers += [("Allow", ALLOW), ("Supported", ""), ("Server", self.server_name)]
@@ -576,7 +753,7 @@ class UserAgent:
             return source
         return Address("UDP", source.host, via.port or 5060)
 
-    def _dialog_destination(self, session: Session) -> Address:
+    def _dialog_destination(self, session: _Routed) -> Address:
         """Where in-dialog requests go: the first route, else the peer itself.
 
         Without a route set we send back to the address the INVITE came from (symmetric
@@ -587,7 +764,7 @@ class UserAgent:
             return Address(session.source.transport, uri.host, uri.port or 5060)
         return session.source
 
-    def _request_target(self, session: Session) -> tuple[str, list[str]]:
+    def _request_target(self, session: _Routed) -> tuple[str, list[str]]:
         """§12.2.1.1: the Request-URI and Route headers for an in-dialog request."""
         if not session.route_set:
             return session.remote_target, []
