@@ -13,7 +13,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from tests.support.audio import make_dtmf_pcap
 from tests.support.server import LOOPBACK, Server, ServerFactory, free_port
 from tests.support.sipp import SippResult
 
@@ -150,3 +152,32 @@ def test_untrusted_networks_get_403(server_factory: ServerFactory) -> None:
     """Counts are private: only --mwi-trust networks may subscribe (loopback by default)."""
     server = mwi_server(server_factory, "--mwi-trust", "10.0.0.0/8")
     assert first_response(server, "1001").startswith("SIP/2.0 403 Forbidden\r\n")
+
+
+def test_the_lamp_follows_messages_heard_by_phone(
+    server_factory: ServerFactory, sipp: Sipp, tmp_path: Path
+) -> None:
+    port = free_port("both")
+    server = server_factory(
+        extra_args=["--mwi-notify", f"1001=sip:phone@{LOOPBACK}:{port}", "--no-force-greetings"],
+        start=False,
+    )
+    server.add_mailbox("1001", "Alice", min_seconds=1, pin="1234", pin_is_final=True)
+    phone = in_background(
+        lambda: sipp("mwi_phone", f"{LOOPBACK}:9", local_port=port, calls=4, timeout=60)
+    )
+    time.sleep(0.5)
+    server.start()
+    leave_message(server, sipp, "1001", 1)
+    leave_message(server, sipp, "1001", 2)
+    # The owner dials in and listens to the first message: one new, one old.
+    keys = tmp_path / "listen.pcap"
+    # (# is "skip ahead" while a message plays: it waits for the menu after the message.)
+    make_dtmf_pcap(keys, "1001#1234#,,,,1,,,,,,,,,,,,,,#", ssrc=0x5EED7777, first_seq=700)
+    sipp("dialin", server.sip_address, service="*98", keys={"dtmf_pcap": str(keys)}).assert_ok(
+        server
+    )
+    result = phone(60)
+    result.assert_ok(server)
+    bodies = [re.findall(r"Voice-Message: (\d+/\d+)", b)[0] for b in result.received("^NOTIFY ")]
+    assert bodies == ["0/0", "1/0", "2/0", "1/1"]
