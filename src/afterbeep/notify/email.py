@@ -99,8 +99,9 @@ class EmailTemplates:
 _TEMPLATES = {
     EventKind.CALL_MISSED: "missed",
     EventKind.MAILBOX_FULL: "full",
-    EventKind.MESSAGES_EXPIRING: "expiring",
-    EventKind.MAILBOX_LOCKED: "locked",
+    # News about the mailbox itself: one sentence (``summary``) says it all.
+    EventKind.MESSAGES_EXPIRING: "notice",
+    EventKind.MAILBOX_LOCKED: "notice",
 }
 _HEADINGS = {
     EventKind.CALL_MISSED: "missed_heading",
