@@ -73,6 +73,8 @@ class Application:
             settings.data_dir / "prompts", cache_dir=settings.data_dir / "prompt-cache"
         )
         self.warming = asyncio.get_running_loop().create_task(self._warm_prompts())
+        # Other nodes' and the CLI's changes reach this node's lamps (PostgreSQL only).
+        self.listening = asyncio.get_running_loop().create_task(self.store.listen_for_changes())
         self.store.logins.policy = settings.login_policy
         self.dialin = DialIn(
             self.store,
@@ -194,7 +196,10 @@ class Application:
         await self.sip.close()
         self.housekeeping.cancel()
         self.warming.cancel()
-        await asyncio.gather(self.housekeeping, self.warming, return_exceptions=True)
+        self.listening.cancel()
+        await asyncio.gather(
+            self.housekeeping, self.warming, self.listening, return_exceptions=True
+        )
         await self.worker.close()
         await self.transcriptions.close()
         await self.deliveries.close()

@@ -4,6 +4,7 @@ folders, heard/deleted/undeleted, forwarding with a spoken comment, the owner's 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from afterbeep.domain import CallerInfo, Codec, Folder, LoginResult, MailboxProf
 from afterbeep.media.g711 import decode, encode
 from afterbeep.media.wav import read_g711_wav
 from afterbeep.store import Store
+from afterbeep.store.errors import NotFound
 from afterbeep.store.logins import LoginPolicy
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -195,7 +197,6 @@ async def test_every_change_of_a_mailbox_s_counts_is_announced(
 async def test_forwarding_never_crosses_into_another_organization(
     store: Store, caller: CallerInfo
 ) -> None:
-    from afterbeep.store.errors import NotFound
     from afterbeep.store.models import Mailbox, Organization
 
     source = await _box(store, "100")
@@ -209,3 +210,38 @@ async def test_forwarding_never_crosses_into_another_organization(
     with pytest.raises(NotFound):
         await store.forward_message(message, ["900"], None, NOW)
     assert await store.list_messages("900") == []
+
+
+@pytest.mark.postgres
+async def test_changes_made_by_another_process_are_heard_on_postgresql(
+    store: Store, caller: CallerInfo, database_url: str, data_dir: object
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; with SQLite one process serves")
+    import asyncio
+
+    heard: list[int] = []
+    store.on_counts_changed(heard.append)
+    listening = asyncio.get_running_loop().create_task(store.listen_for_changes())
+    other = await Store.open(database_url, data_dir)  # type: ignore[arg-type]  # the CLI, a node
+    try:
+        box = await _box(store, "100")
+        message = await _message(store, box, caller, NOW, bytes(8000))
+        await asyncio.sleep(0.5)  # the listener connects
+        heard.clear()
+        await other.mark_heard(message, NOW)
+        for _ in range(50):
+            if heard:
+                break
+            await asyncio.sleep(0.05)
+        assert heard == [box.id]
+        # A transaction that does not commit tells nobody.
+        heard.clear()
+        with pytest.raises(NotFound):
+            await other.move_message(uuid.uuid4(), "work")
+        await asyncio.sleep(0.3)
+        assert heard == []
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+        await other.close()

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack
 
+import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -83,6 +84,7 @@ FanOut = Callable[[EventSubject, Sequence[WebhookTarget], str], list[NewJob]]
 T = TypeVar("T")
 
 DEFAULT_ORGANIZATION = "default"
+COUNTS_CHANNEL = "afterbeep_counts"  # PostgreSQL NOTIFY channel: a mailbox's counts changed
 BYTES_PER_SECOND = 8000  # G.711: 8000 one-byte samples a second
 
 
@@ -175,6 +177,41 @@ class Store:
         for listener in self._count_listeners:
             listener(mailbox_id)
 
+    async def _announce(self, session: AsyncSession, mailbox_id: int) -> None:
+        """On PostgreSQL, tell every process (other nodes; the CLI's changes to the servers)
+        that a mailbox's counts changed: delivered when, and only if, the transaction
+        commits. Processes hear it through ``listen_for_changes``."""
+        if self.engine.dialect.name == "postgresql":
+            await session.execute(select(func.pg_notify(COUNTS_CHANNEL, str(mailbox_id))))
+
+    async def listen_for_changes(self) -> None:
+        """Call the counts listeners for changes made by other processes (PostgreSQL
+        LISTEN); runs until cancelled, reconnecting after a lost connection. With SQLite
+        there is one serving process: it returns at once."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+        def heard(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+            if isinstance(payload, str) and payload.isdigit():
+                self._counts_changed(int(payload))
+
+        while True:
+            try:
+                conn = await asyncpg.connect(dsn)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("cannot listen for mailbox changes: %s; retrying", exc)
+                await asyncio.sleep(5)
+                continue
+            lost = asyncio.Event()
+            try:
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await conn.add_listener(COUNTS_CHANNEL, heard)
+                await lost.wait()
+                log.warning("lost the connection that listens for mailbox changes")
+            finally:
+                await conn.close()
+
     # -- the call flows' port (flows.ports.MessageStore) --------------------------------------
 
     async def find_mailbox(self, number: str) -> MailboxProfile | None:
@@ -230,6 +267,7 @@ class Store:
                 message = _message(pending, recording.bytes_written)
                 session.add(message)
                 await self._queue_event(session, _message_created(pending.id))
+                await self._announce(session, pending.mailbox_id)
                 await session.commit()
         except StoreError:
             # The foreign key fails when the mailbox was removed while the caller spoke.
@@ -555,6 +593,7 @@ class Store:
                 and await _room(session, mailbox)
             ):
                 mailbox.full_notified_at = None  # room again: the next time it fills is news
+            await self._announce(session, message.mailbox_id)
             await session.commit()
         self._jobs_added()
         self._counts_changed(message.mailbox_id)
@@ -654,6 +693,7 @@ class Store:
                 message.heard_at = now.astimezone(dt.UTC)
             if message.folder == Folder.NEW.value:
                 message.folder = Folder.OLD.value
+            await self._announce(session, message.mailbox_id)
             await session.commit()
         self._counts_changed(message.mailbox_id)
 
@@ -668,6 +708,7 @@ class Store:
             if folder == Folder.DELETED.value and message.folder != folder:
                 message.deleted_from = message.folder
             message.folder = folder
+            await self._announce(session, message.mailbox_id)
             await session.commit()
         self._counts_changed(message.mailbox_id)
 
@@ -680,6 +721,7 @@ class Store:
             if message.folder == Folder.DELETED.value:
                 message.folder = message.deleted_from or Folder.OLD.value
                 message.deleted_from = None
+            await self._announce(session, message.mailbox_id)
             await session.commit()
         self._counts_changed(message.mailbox_id)
         return message.folder
@@ -731,6 +773,7 @@ class Store:
                         )
                     )
                     await self._queue_event(session, _message_created(new_id))
+                    await self._announce(session, mailbox.id)
                     await session.commit()
                 except BaseException:
                     await self._delete_blobs([key])
@@ -866,6 +909,7 @@ class Store:
                 message = _message(pending, data_bytes)
                 session.add(message)
                 await self._queue_event(session, _message_created(pending.id))
+                await self._announce(session, pending.mailbox_id)
                 await session.commit()
                 await asyncio.to_thread(sidecar.unlink, missing_ok=True)
                 log.info("recovered message %s for mailbox %s", pending.id, mailbox.number)

@@ -155,6 +155,7 @@ async def _purge(store: Store, mailbox_id: int, which: ColumnElement[bool]) -> i
             await session.execute(delete(Message).where(Message.id.in_([r.id for r in records])))
             for record in records:
                 await store._queue_event(session, _message_deleted(record))
+            await store._announce(session, mailbox_id)
             await session.commit()
         store._jobs_added()
         store._counts_changed(mailbox_id)
