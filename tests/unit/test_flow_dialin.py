@@ -290,3 +290,22 @@ def test_only_undiverted_calls_to_the_access_number_are_dial_in() -> None:
     assert flow.handles("voicemail", diverted=False)
     assert not flow.handles("voicemail", diverted=True)  # a PBX forwarding a caller
     assert not flow.handles("100", diverted=False)
+
+
+async def test_playback_keys_rewind_skip_and_pause(store: Store) -> None:
+    await _ready(store)
+    await _deposit(store, "100", seconds=10.0)
+    ticks = iter(range(0, 1000, 2))  # each look at the clock: two seconds later
+    prompts = PromptLog()
+    flow = DialIn(store, prompts, DialInOptions(), now=lambda: NOW, clock=lambda: next(ticks))
+    # Hear the counts; 1; hear the envelope; during the message: * (at 2 s: back to 0),
+    # # (at 2 s: on to 5 s), 0 pause, a key to resume; let the rest play; # to leave.
+    call = ScriptedCall(called="*98", keys="100#2468#.1.*#0.5.#")
+    await flow.run(call)
+    audio = [p for p in call.played if p and set(p) == {0x55}]  # the message's own bytes
+    whole = audio[0]
+    assert len(whole) == 80000
+    assert audio[1] == whole  # rewound to the start
+    assert audio[2] == whole[5 * 8000 :]  # skipped ahead: 2 s played + 3 s
+    assert audio[3] == whole[7 * 8000 :]  # paused at 7 s, resumed there
+    assert "vm_paused" in prompts.heard

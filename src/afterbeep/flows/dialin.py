@@ -356,8 +356,8 @@ class DialIn:
             elif key == "2":
                 position = 0
             elif key == "0":
-                await self._play(s, "vm_paused", stop=KEYS)
-                await s.call.read_digit(300.0)  # any key resumes
+                if await self._play(s, "vm_paused") is None:
+                    await s.call.read_digit(300.0)  # any key resumes
                 position = here
             else:
                 return key
