@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 
 class DiversionReason(StrEnum):
@@ -149,3 +150,29 @@ class LoginPolicy:
     first_lock: float = 300.0  # seconds; doubled by each further lock
     max_lock: float = 86400.0
     forget_after: float = 3600.0  # seconds without a failure that wipe the count
+
+
+class RoomLimits(Protocol):
+    """A mailbox's limits (a ``MailboxProfile``, or the store's row)."""
+
+    @property
+    def max_messages(self) -> int: ...
+    @property
+    def max_message_seconds(self) -> int: ...
+    @property
+    def min_message_seconds(self) -> int: ...
+    @property
+    def max_storage_minutes(self) -> int | None: ...
+
+
+def recording_room(limits: RoomLimits, held: int, held_seconds: float) -> float:
+    """Seconds a new message may last in a mailbox holding ``held`` messages of
+    ``held_seconds`` in all (the deleted folder not counted): its maximum length, less when
+    its storage quota is nearly used up; 0 when it is full (as many messages as allowed, or
+    less room than its shortest message)."""
+    if held >= limits.max_messages:
+        return 0.0
+    room = float(limits.max_message_seconds)
+    if limits.max_storage_minutes is not None:
+        room = min(room, limits.max_storage_minutes * 60 - held_seconds)
+    return room if room >= max(1, limits.min_message_seconds) else 0.0

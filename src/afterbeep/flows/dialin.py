@@ -185,7 +185,7 @@ class DialIn:
                     break
                 if login.must_change_pin:
                     session = _Session(call, mailbox)
-                    await call.play(self._prompt_for(call, mailbox, "vm_must_change_pin"))
+                    await call.play(self._prompt(call, mailbox.language, "vm_must_change_pin"))
                     if not await self._change_pin(session):
                         raise _Exit
                 return mailbox
@@ -526,9 +526,6 @@ class DialIn:
 
     def _prompt(self, call: Call, language: str, name: str) -> bytes:
         return self._prompts.get(name, call.codec, language)
-
-    def _prompt_for(self, call: Call, mailbox: MailboxProfile | None, name: str) -> bytes:
-        return self._prompt(call, mailbox.language if mailbox else "en", name)
 
     async def _play(self, s: _Session, name: str, *, stop: str = KEYS) -> str | None:
         """Play a prompt; the key that cut it short (barge-in), if any."""

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from afterbeep.domain import CallerInfo, Codec, MailboxProfile
+from afterbeep.domain import CallerInfo, Codec, MailboxProfile, recording_room
 from afterbeep.flows.ports import RecordingSink
 
 
@@ -70,13 +70,8 @@ class MemoryStore:
 
     async def recording_room(self, mailbox: MailboxProfile) -> float:
         held = [message for message in self.messages if message.mailbox.id == mailbox.id]
-        if len(held) >= mailbox.max_messages:
-            return 0.0
-        room = float(mailbox.max_message_seconds)
-        if mailbox.max_storage_minutes is not None:
-            used = sum(message.bytes_written for message in held) / 8000
-            room = min(room, mailbox.max_storage_minutes * 60 - used)
-        return room if room >= max(1, mailbox.min_message_seconds) else 0.0
+        seconds = sum(message.bytes_written for message in held) / 8000
+        return recording_room(mailbox, len(held), seconds)
 
     async def record_refused_call(
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime

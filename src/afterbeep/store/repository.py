@@ -21,7 +21,7 @@ import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, case, delete, event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -37,6 +37,7 @@ from afterbeep.domain import (
     Login,
     MailboxProfile,
     WarningMode,
+    recording_room,
 )
 from afterbeep.media.g711 import encode, transcode
 from afterbeep.media.wav import WavError, encode_wav, read_g711_wav, read_wav
@@ -85,6 +86,7 @@ T = TypeVar("T")
 
 DEFAULT_ORGANIZATION = "default"
 COUNTS_CHANNEL = "afterbeep_counts"  # PostgreSQL NOTIFY channel: a mailbox's counts changed
+_ANNOUNCED = "afterbeep.announced"  # session.info key: mailboxes changed in its transaction
 BYTES_PER_SECOND = 8000  # G.711: 8000 one-byte samples a second
 
 
@@ -170,7 +172,8 @@ class Store:
 
     def on_counts_changed(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(mailbox_id)`` after a mailbox's messages changed through this store
-        (a message left, heard, filed, deleted, purged): message-waiting lamps follow."""
+        (a message left, heard, filed, deleted, purged; a transaction that ``_announce``d it
+        committed): message-waiting lamps follow."""
         self._count_listeners.append(listener)
 
     def _counts_changed(self, mailbox_id: int) -> None:
@@ -178,9 +181,21 @@ class Store:
             listener(mailbox_id)
 
     async def _announce(self, session: AsyncSession, mailbox_id: int) -> None:
-        """On PostgreSQL, tell every process (other nodes; the CLI's changes to the servers)
-        that a mailbox's counts changed: delivered when, and only if, the transaction
-        commits. Processes hear it through ``listen_for_changes``."""
+        """The session's transaction changes a mailbox's messages: when (and only if) it
+        commits, this store's counts listeners hear of it, and on PostgreSQL every other
+        process too (other nodes; the CLI's changes reach the servers), through
+        ``listen_for_changes``."""
+        changed: set[int] | None = session.info.get(_ANNOUNCED)
+        if changed is None:
+            changed = session.info[_ANNOUNCED] = set()
+
+            def committed(sync_session: object) -> None:
+                for announced in sorted(changed):
+                    self._counts_changed(announced)
+                changed.clear()
+
+            event.listen(session.sync_session, "after_commit", committed)
+        changed.add(mailbox_id)
         if self.engine.dialect.name == "postgresql":
             await session.execute(select(func.pg_notify(COUNTS_CHANNEL, str(mailbox_id))))
 
@@ -279,7 +294,6 @@ class Store:
             raise
         recording.mark_committed()
         self._jobs_added()
-        self._counts_changed(pending.mailbox_id)
         return pending.id
 
     async def discard_recording(self, sink: RecordingSink) -> None:
@@ -596,7 +610,6 @@ class Store:
             await self._announce(session, message.mailbox_id)
             await session.commit()
         self._jobs_added()
-        self._counts_changed(message.mailbox_id)
         await self._delete_blobs([message.audio_key])
 
     async def set_transcript(self, message_id: uuid.UUID | str, text: str) -> bool:
@@ -695,7 +708,6 @@ class Store:
                 message.folder = Folder.OLD.value
             await self._announce(session, message.mailbox_id)
             await session.commit()
-        self._counts_changed(message.mailbox_id)
 
     async def move_message(self, message_id: uuid.UUID | str, folder: str) -> None:
         """File a message in ``folder``; into ``deleted`` it remembers where it was, so that
@@ -710,7 +722,6 @@ class Store:
             message.folder = folder
             await self._announce(session, message.mailbox_id)
             await session.commit()
-        self._counts_changed(message.mailbox_id)
 
     async def undelete_message(self, message_id: uuid.UUID | str) -> str:
         """Back from ``deleted`` to the folder it was in; the folder's name."""
@@ -723,7 +734,6 @@ class Store:
                 message.deleted_from = None
             await self._announce(session, message.mailbox_id)
             await session.commit()
-        self._counts_changed(message.mailbox_id)
         return message.folder
 
     async def forward_message(
@@ -779,7 +789,6 @@ class Store:
                     await self._delete_blobs([key])
                     raise
             created.append(new_id)
-            self._counts_changed(mailbox.id)
         self._jobs_added()
         return created
 
@@ -1096,9 +1105,7 @@ def _message_deleted(message: MessageRecord) -> NewJob:
 
 
 async def _room(session: AsyncSession, limits: Mailbox | MailboxProfile) -> float:
-    """Seconds a new message may last: the mailbox's maximum length, less when its storage
-    quota is nearly used up; 0 when it is full (as many messages as allowed, or less room
-    than its shortest message). Messages in the deleted folder count for neither limit."""
+    """``recording_room`` for a mailbox, from what it holds now (deleted folder not counted)."""
     count, seconds = (
         await session.execute(
             select(func.count(), func.coalesce(func.sum(Message.duration_seconds), 0.0)).where(
@@ -1106,12 +1113,7 @@ async def _room(session: AsyncSession, limits: Mailbox | MailboxProfile) -> floa
             )
         )
     ).one()
-    if int(count) >= limits.max_messages:
-        return 0.0
-    room = float(limits.max_message_seconds)
-    if limits.max_storage_minutes is not None:
-        room = min(room, limits.max_storage_minutes * 60 - float(seconds))
-    return room if room >= max(1, limits.min_message_seconds) else 0.0
+    return recording_room(limits, int(count), float(seconds))
 
 
 async def _load_subject(session: AsyncSession, payload: dict[str, Any]) -> EventSubject | None:

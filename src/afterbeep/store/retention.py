@@ -158,7 +158,6 @@ async def _purge(store: Store, mailbox_id: int, which: ColumnElement[bool]) -> i
             await store._announce(session, mailbox_id)
             await session.commit()
         store._jobs_added()
-        store._counts_changed(mailbox_id)
         await store._delete_blobs([record.audio_key for record in records])
         total += len(records)
     if total:
