@@ -12,12 +12,13 @@ import time
 import httpx
 
 from afterbeep.config import Settings
+from afterbeep.domain import Codec
 from afterbeep.flows.deposit import Deposit, DepositOptions
 from afterbeep.flows.dialin import DialIn, DialInOptions
 from afterbeep.flows.prompts import PromptError, Prompts
 from afterbeep.net.addresses import is_ip, route_address
 from afterbeep.net.call import SipCall
-from afterbeep.net.http import HttpServer
+from afterbeep.net.http import metrics_text
 from afterbeep.net.media import MediaEngine
 from afterbeep.net.mwi import MwiOptions, MwiService
 from afterbeep.net.sip_transport import SipTransport
@@ -40,11 +41,15 @@ from afterbeep.sip.useragent import (
     UnsolicitedNotifyCompleted,
     UserAgent,
 )
-from afterbeep.store.errors import StoreError
+from afterbeep.store.errors import InvalidValue, StoreError
 from afterbeep.store.migrate import upgrade_database
 from afterbeep.store.repository import Store
 from afterbeep.store.retention import purge_expired
 from afterbeep.transcribe.engine import Transcriber, TranscriptionError, WhisperTranscriber
+from afterbeep.web.app import create_app
+from afterbeep.web.context import WebContext
+from afterbeep.web.live import Hub
+from afterbeep.web.server import WebServer
 
 log = logging.getLogger("afterbeep")
 
@@ -104,7 +109,10 @@ class Application:
         await self.sip.start(settings.sip_host, settings.sip_port)
         self.ua.port = self.sip.local_port
         await self.mwi.start()  # after the port is known: phones get NOTIFYs from it
-        self.http = HttpServer(self)
+        self.hub = Hub()
+        self.store.on_counts_changed(self.hub.changed)
+        web = WebContext(self.store, self.hub, self._speak, lambda: metrics_text(self))
+        self.http = WebServer(create_app(web))
         await self.http.start(settings.http_host, settings.http_port)
         log.info(
             "afterbeep listening: SIP udp+tcp %s:%d, HTTP %s:%d, RTP %d-%d, data %s",
@@ -191,6 +199,7 @@ class Application:
         for task in tasks:
             task.cancel()  # the deposit flow commits what it recorded before it exits
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.hub.close()
         await self.http.close()
         await self.mwi.close()
         await self.sip.close()
@@ -262,6 +271,13 @@ class Application:
         self.calls[key] = call
         self.sip.act(lambda now: self.ua.ring(session, now))
         call.task = asyncio.get_running_loop().create_task(self._run_call(key, call))
+
+    async def _speak(self, text: str, codec: Codec, language: str) -> bytes:
+        """A typed comment (web forwarding) as speech."""
+        try:
+            return await self.prompts.speak(text, codec, language)
+        except PromptError as exc:
+            raise InvalidValue(f"cannot speak the comment: {exc}") from None
 
     async def _warm_prompts(self) -> None:
         """Synthesize the prompts of the languages in use that have no recording, before

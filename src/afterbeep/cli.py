@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,7 +26,14 @@ from afterbeep.config import (
     parse_hostport,
     parse_port_range,
 )
-from afterbeep.domain import AttachPolicy, AudioFormat, GreetingKind, LoginPolicy, WarningMode
+from afterbeep.domain import (
+    AttachPolicy,
+    AudioFormat,
+    GreetingKind,
+    LoginPolicy,
+    Role,
+    WarningMode,
+)
 from afterbeep.store.db import parse_database_url
 from afterbeep.store.errors import StoreError
 from afterbeep.store.migrate import current_revision, upgrade_database
@@ -266,14 +274,35 @@ def mailbox() -> None:
 @click.argument("number")
 @click.option("--name", required=True, help="Owner or label shown in listings.")
 @_mailbox_options
+@click.option(
+    "--org", "organization", default="default", show_default=True, help="Its organization."
+)
+@click.option("--owner", metavar="EMAIL", help="The user who sees it on the web.")
 @click.pass_obj
-def mailbox_add(ctx: _Context, /, number: str, name: str, pin: str | None, **settings: Any) -> None:
+def mailbox_add(
+    ctx: _Context,
+    /,
+    number: str,
+    name: str,
+    pin: str | None,
+    organization: str,
+    owner: str | None,
+    **settings: Any,
+) -> None:
     """Create mailbox NUMBER."""
     options: MailboxOptions = {}
     _fill_options(options, settings)
     if pin is not None:
         options["pin_must_change"] = not settings["pin_is_final"]
-    record = _with_store(ctx, lambda store: store.add_mailbox(number, name, pin, **options))
+
+    async def add(store: Store) -> MailboxRecord:
+        record = await store.add_mailbox(number, name, pin, organization=organization, **options)
+        if owner is not None:
+            user = await store.accounts.user_by_email(owner)
+            await store.accounts.set_owner(record.number, user.id)
+        return record
+
+    record = _with_store(ctx, add)
     click.echo(f"added mailbox {record.number} ({record.name})")
 
 
@@ -329,6 +358,7 @@ def mailbox_show(ctx: _Context, number: str, as_json: bool) -> None:
     metavar="TIME|never",
     help="When the temporary greeting stops playing (ISO 8601; UTC if no offset).",
 )
+@click.option("--owner", metavar="EMAIL|none", help="The user who sees it on the web.")
 @click.pass_obj
 def mailbox_set(
     ctx: _Context,
@@ -338,6 +368,7 @@ def mailbox_set(
     pin: str | None,
     clear_pin: bool,
     temporary_expires: str | None,
+    owner: str | None,
     **settings: Any,
 ) -> None:
     """Change settings of mailbox NUMBER."""
@@ -355,9 +386,17 @@ def mailbox_set(
         changes["pin"] = None
     if temporary_expires is not None:
         changes["temporary_greeting_expires_at"] = _parse_expiry(temporary_expires)
-    if not changes:
+    if not changes and owner is None:
         raise _fail("nothing to change: give at least one option (see --help)")
-    _with_store(ctx, lambda store: store.update_mailbox(number, **changes))
+
+    async def update(store: Store) -> None:
+        if changes:
+            await store.update_mailbox(number, **changes)
+        if owner is not None:
+            user_id = None if owner == "none" else (await store.accounts.user_by_email(owner)).id
+            await store.accounts.set_owner(number, user_id)
+
+    _with_store(ctx, update)
     click.echo(f"updated mailbox {number}")
 
 
@@ -589,7 +628,7 @@ def _missed_row(record: MissedCallRecord) -> list[str]:
 
 @main.group()
 def org() -> None:
-    """The organization's defaults (one organization until tenancy arrives)."""
+    """Organizations (tenants) and the retention defaults (of the default organization)."""
 
 
 @org.command("show")
@@ -639,6 +678,134 @@ def org_set(
 
     _with_store(ctx, update)
     click.echo("updated the organization's retention")
+
+
+@org.command("add")
+@click.argument("slug")
+@click.option("--name", required=True, help="The organization's name.")
+@click.pass_obj
+def org_add(ctx: _Context, slug: str, name: str) -> None:
+    """Create organization SLUG (a tenant: its users see only its mailboxes)."""
+    record = _with_store(ctx, lambda store: store.accounts.add_organization(slug, name))
+    click.echo(f"added organization {record.slug} ({record.name})")
+
+
+@org.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def org_list(ctx: _Context, as_json: bool) -> None:
+    """List the organizations."""
+    records = _with_store(ctx, lambda store: store.accounts.organizations())
+    if as_json:
+        _echo_json([record.to_json() for record in records])
+    else:
+        _echo_table(("SLUG", "NAME"), [[r.slug, r.name] for r in records])
+
+
+# -- web users ---------------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """People who log in to the web app and the REST API."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's name.")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    default=Role.MEMBER.value,
+    show_default=True,
+    help="provider: every organization; admin: one organization; member: own mailboxes.",
+)
+@click.option(
+    "--org", "organization", default="default", show_default=True, help="Their organization."
+)
+@click.option("--timezone", default="UTC", show_default=True, help="Times shown in this zone.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.pass_obj
+def user_add(
+    ctx: _Context,
+    email: str,
+    name: str,
+    role: str,
+    organization: str,
+    timezone: str,
+    password_stdin: bool,
+) -> None:
+    """Create a user who logs in with EMAIL (asks for the password)."""
+    secret = _read_password(password_stdin)
+    record = _with_store(
+        ctx,
+        lambda store: store.accounts.add_user(email, name, secret, role, organization, timezone),
+    )
+    click.echo(f"added user {record.email} ({record.role.value} of {record.organization})")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def user_list(ctx: _Context, as_json: bool) -> None:
+    """List the users."""
+    records = _with_store(ctx, lambda store: store.accounts.users())
+    if as_json:
+        _echo_json([record.to_json() for record in records])
+    else:
+        _echo_table(
+            ("EMAIL", "NAME", "ROLE", "ORGANIZATION"),
+            [[r.email, r.name, r.role.value, r.organization] for r in records],
+        )
+
+
+@user.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.pass_obj
+def user_password(ctx: _Context, email: str, password_stdin: bool) -> None:
+    """Set EMAIL's password (their browser sessions end)."""
+    secret = _read_password(password_stdin)
+
+    async def change(store: Store) -> None:
+        found = await store.accounts.user_by_email(email)
+        await store.accounts.update_user(found.id, secret=secret)
+
+    _with_store(ctx, change)
+    click.echo(f"changed the password of {email}")
+
+
+@user.command("remove")
+@click.argument("email")
+@click.pass_obj
+def user_remove(ctx: _Context, email: str) -> None:
+    """Remove user EMAIL (their mailboxes stay, with no owner)."""
+
+    async def remove(store: Store) -> None:
+        await store.accounts.remove_user((await store.accounts.user_by_email(email)).id)
+
+    _with_store(ctx, remove)
+    click.echo(f"removed user {email}")
+
+
+@user.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@click.pass_obj
+def user_token(ctx: _Context, email: str, name: str) -> None:
+    """Create an API token for EMAIL; prints it once (send it as 'Authorization: Bearer …')."""
+
+    async def create(store: Store) -> str:
+        found = await store.accounts.user_by_email(email)
+        return (await store.accounts.create_token(found.id, name))[1]
+
+    click.echo(_with_store(ctx, create))
 
 
 @main.command()

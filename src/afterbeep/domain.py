@@ -176,3 +176,23 @@ def recording_room(limits: RoomLimits, held: int, held_seconds: float) -> float:
     if limits.max_storage_minutes is not None:
         room = min(room, limits.max_storage_minutes * 60 - held_seconds)
     return room if room >= max(1, limits.min_message_seconds) else 0.0
+
+
+class Role(StrEnum):
+    """What a web/API user may see and change."""
+
+    PROVIDER = "provider"  # the hosting provider: every organization
+    ADMIN = "admin"  # an organization's administrator: all of its mailboxes and users
+    MEMBER = "member"  # a mailbox owner: the mailboxes they own
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The person behind a web session or an API token: every web query is scoped by this."""
+
+    user_id: int
+    organization_id: int
+    role: Role
+    email: str
+    name: str
+    timezone: str = "UTC"

@@ -79,6 +79,27 @@ class Logins:
             await _commit(session)
         return Login(LoginResult.SOURCE_LOCKED if source_locked else LoginResult.WRONG)
 
+    async def locked(self, keys: tuple[str, ...], now: dt.datetime) -> bool:
+        """Whether any of ``keys`` is locked now (web logins use this counter too)."""
+        async with self._store._session() as session:
+            rows = await session.scalars(select(LoginFailure).where(LoginFailure.key.in_(keys)))
+            return any(_locked(row, now) for row in rows)
+
+    async def fail(self, keys: tuple[str, ...], now: dt.datetime) -> bool:
+        """Count one failure against each key; True when one of them locks now."""
+        async with self._store._session() as session:
+            locks = [await self._fail(session, key, now) for key in keys]
+            await _commit(session)
+        return any(locks)
+
+    async def forget(self, key: str) -> None:
+        """A success: the count starts again (earlier locks still lengthen the next one)."""
+        async with self._store._session() as session:
+            await session.execute(
+                update(LoginFailure).where(LoginFailure.key == key).values(failures=0)
+            )
+            await session.commit()
+
     async def unlock(self, mailbox_id: int) -> None:
         """Forget a mailbox's failures and lock (an administrator vouches for the owner)."""
         async with self._store._session() as session:

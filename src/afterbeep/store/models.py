@@ -33,6 +33,7 @@ from afterbeep.domain import (
     Codec,
     DiversionReason,
     GreetingKind,
+    Role,
     WarningMode,
 )
 
@@ -185,6 +186,10 @@ class Mailbox(Base):
         StrEnumString(WarningMode, 16), default=WarningMode.DEFAULT, server_default="default"
     )
     temporary_greeting_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The member who sees it on the web (None: only the organization's administrators).
+    owner_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()
     )
@@ -268,6 +273,51 @@ class LoginFailure(Base):
     lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    """Someone who logs in to the web app or the API; belongs to one organization."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower case
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(StrEnumString(Role, 16))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+
+
+class WebSession(Base):
+    """A logged-in browser. ``id`` is the SHA-256 of the cookie's token: a stolen database
+    does not hand out sessions."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API, kept as its SHA-256."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Webhook(Base):

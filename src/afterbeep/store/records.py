@@ -50,6 +50,8 @@ class MailboxRecord:
     new_messages: int
     total_messages: int
     created_at: dt.datetime
+    organization_id: int = 0
+    owner_user_id: int | None = None  # the member who sees it on the web
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,7 @@ class MailboxRecord:
             "new_messages": self.new_messages,
             "total_messages": self.total_messages,
             "created_at": _iso(self.created_at),
+            "owner_user_id": self.owner_user_id,
         }
 
 

@@ -42,6 +42,7 @@ from afterbeep.domain import (
 from afterbeep.media.g711 import encode, transcode
 from afterbeep.media.wav import WavError, encode_wav, read_g711_wav, read_wav
 from afterbeep.store import validation
+from afterbeep.store.accounts import Accounts
 from afterbeep.store.blobs import (
     PENDING_SUFFIX,
     FileBlobStore,
@@ -138,6 +139,7 @@ class Store:
         self.jobs = JobQueue(self._session, self._jobs_added)
         self.webhooks = Webhooks(self._session, self._default_organization)
         self.logins = Logins(self)
+        self.accounts = Accounts(self)
         self._job_listeners: list[Callable[[], None]] = []
         self._count_listeners: list[Callable[[int], None]] = []
         # With a planner set, an event's deliveries are queued in the transaction that commits
@@ -362,6 +364,7 @@ class Store:
         number: str,
         name: str,
         pin: str | None = None,
+        organization: str = DEFAULT_ORGANIZATION,
         **options: Unpack[MailboxOptions],
     ) -> MailboxRecord:
         self._profiles.clear()
@@ -370,8 +373,13 @@ class Store:
         pin_hash = None if pin is None else await self._hash_pin(pin)
         mailbox = Mailbox(number=number, pin_hash=pin_hash, **values)
         _check_lengths(mailbox)
+        organization_id = (
+            None
+            if organization == DEFAULT_ORGANIZATION
+            else await self.accounts.organization_id(organization)
+        )
         async with self._session() as session:
-            mailbox.organization_id = await self._default_organization(session)
+            mailbox.organization_id = organization_id or await self._default_organization(session)
             if await session.scalar(select(Mailbox.id).where(Mailbox.number == number)):
                 raise AlreadyExists(f"mailbox {number} already exists")
             session.add(mailbox)
@@ -512,6 +520,20 @@ class Store:
                 raise
         if old_key is not None:
             await self._delete_blobs([old_key])
+        return key
+
+    async def greeting_key(self, number: str, kind: GreetingKind | str) -> str:
+        """The blob key of mailbox ``number``'s greeting of ``kind``."""
+        kind = _greeting_kind(kind)
+        async with self._session() as session:
+            mailbox = await _get_mailbox(session, number)
+            key = await session.scalar(
+                select(Greeting.audio_key).where(
+                    Greeting.mailbox_id == mailbox.id, Greeting.kind == kind
+                )
+            )
+        if key is None:
+            raise NotFound(f"mailbox {number} has no {kind.value} greeting")
         return key
 
     async def remove_greeting(self, number: str, kind: GreetingKind | str) -> None:
@@ -1043,6 +1065,8 @@ def _mailbox_record(mailbox: Mailbox, new: int, total: int) -> MailboxRecord:
         new_messages=int(new),
         total_messages=int(total),
         created_at=mailbox.created_at,
+        organization_id=mailbox.organization_id,
+        owner_user_id=mailbox.owner_user_id,
     )
 
 

@@ -1,0 +1,373 @@
+"""The visual voicemail pages: server-rendered HTML, forms that work without JavaScript,
+and a little script (``static/app.js``) for playing, recording and live updates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+import uuid
+import zoneinfo
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from afterbeep.domain import AttachPolicy, AudioFormat, Folder, GreetingKind, Viewer, WarningMode
+from afterbeep.store.accounts import TooManyAttempts
+from afterbeep.store.errors import InvalidValue, StoreError
+from afterbeep.store.records import MessageRecord
+from afterbeep.web import api, schemas
+from afterbeep.web.audio import to_telephone_wav
+from afterbeep.web.auth import (
+    LOGIN_CSRF_COOKIE,
+    Identity,
+    clear_session_cookie,
+    client_address,
+    identify,
+    require,
+    secure_request,
+    set_session_cookie,
+)
+from afterbeep.web.context import context
+
+TEMPLATES = Jinja2Templates(directory=Path(str(files("afterbeep.web") / "templates")))
+router = APIRouter(include_in_schema=False)
+STANDARD_FOLDERS = ("new", "old", "saved", "deleted")
+REASONS = {
+    "busy": "busy",
+    "no-answer": "no answer",
+    "unavailable": "unavailable",
+    "unconditional": "forwarded",
+    "unknown": "forwarded",
+    "direct": "direct",
+}
+
+
+def _local(viewer: Viewer, when: dt.datetime | None) -> str:
+    if when is None:
+        return ""
+    try:
+        zone = zoneinfo.ZoneInfo(viewer.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    identity: Identity | None = getattr(request.state, "identity", None)
+    values.setdefault("viewer", identity.viewer if identity else None)
+    values.setdefault("csrf", identity.csrf if identity else None)
+    return TEMPLATES.TemplateResponse(request, name, values, status_code=status)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", status=status, status_code=status, message=message)
+
+
+def _back(number: str, folder: str | None = None, notice: str | None = None) -> RedirectResponse:
+    query = {k: v for k, v in (("folder", folder), ("notice", notice)) if v}
+    suffix = f"?{urlencode(query)}" if query else ""
+    return RedirectResponse(f"/mailboxes/{number}{suffix}", status_code=303)
+
+
+# -- logging in and out ------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def login_form(request: Request) -> Response:
+    if await identify(request, context(request).store) is not None:
+        return RedirectResponse("/", status_code=303)
+    return _login_page(request)
+
+
+def _login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = render(request, "login.html", status=status, login_csrf=token, error=error)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=secure_request(request),
+        path="/login",
+    )
+    return response
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(csrf, expected):
+        return _login_page(request, "The form expired: please log in again.", 403)
+    store = context(request).store
+    now = dt.datetime.now(dt.UTC)
+    try:
+        viewer = await store.accounts.login(email, password, client_address(request), now)
+    except TooManyAttempts:
+        return _login_page(request, "Too many failed logins: wait a few minutes.", 429)
+    if viewer is None:
+        return _login_page(request, "Wrong e-mail address or password.", 401)
+    token, _csrf = await store.accounts.open_session(viewer.user_id, now)
+    response = RedirectResponse("/", status_code=303)
+    set_session_cookie(response, request, token)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    if who.session_token is not None:
+        await store.accounts.close_session(who.session_token)
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response, request)
+    return response
+
+
+@router.post("/logout-everywhere")
+async def logout_everywhere(request: Request) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    await store.accounts.close_all_sessions(who.viewer.user_id)
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response, request)
+    return response
+
+
+# -- mailboxes and messages --------------------------------------------------------------------
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    mailboxes = await store.accounts.mailboxes(who.viewer)
+    if len(mailboxes) == 1:
+        return RedirectResponse(f"/mailboxes/{mailboxes[0].number}", status_code=303)
+    return render(request, "mailboxes.html", mailboxes=mailboxes)
+
+
+@router.get("/mailboxes/{number}")
+async def inbox(
+    request: Request,
+    number: str,
+    folder: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] = "new",
+    q: Annotated[str, Query(max_length=200)] = "",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    notice: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    mailbox = await store.accounts.mailbox(who.viewer, number)
+    counts = await store.accounts.folders(who.viewer, number)
+    page = await store.accounts.messages(
+        who.viewer, number, folder=None if q else folder, search=q or None, before=cursor
+    )
+    others = [m for m in await store.accounts.mailboxes(who.viewer) if m.number != number]
+    return render(
+        request,
+        "inbox.html",
+        mailbox=mailbox,
+        counts=counts,
+        folder=folder,
+        q=q,
+        rows=[_row(who.viewer, m) for m in page.messages],
+        next_cursor=page.next_cursor,
+        notice=notice,
+        mailboxes=others,
+        folders=list(dict.fromkeys([*STANDARD_FOLDERS, "work", "family", "friends", *counts])),
+    )
+
+
+def _row(viewer: Viewer, message: MessageRecord) -> dict[str, Any]:
+    transcript = message.transcript or ""
+    return {
+        "id": str(message.id),
+        "caller_name": message.caller_name,
+        "caller_number": message.caller_number,
+        "when": _local(viewer, message.received_at),
+        "iso": message.received_at.isoformat(),
+        "duration": _duration(message.duration_seconds),
+        "urgent": message.urgent,
+        "reason": REASONS.get(message.reason.value, message.reason.value),
+        "folder": message.folder,
+        "heard": message.heard_at is not None,
+        "transcript": transcript if len(transcript) <= 160 else transcript[:157] + "…",
+    }
+
+
+@router.post("/messages/{message_id}")
+async def message_action(
+    request: Request,
+    message_id: uuid.UUID,
+    action: Annotated[str, Form(pattern="^(delete|undelete|purge|move|heard)$")],
+    folder: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    message = await store.accounts.message(who.viewer, message_id)
+    now = dt.datetime.now(dt.UTC)
+    if action == "delete":
+        await store.move_message(message.id, Folder.DELETED.value)
+    elif action == "undelete":
+        await store.undelete_message(message.id)
+    elif action == "purge":
+        await store.delete_message(message.id)
+    elif action == "heard":
+        await store.mark_heard(message.id, now)
+    else:
+        await store.move_message(message.id, folder)
+    return _back(message.mailbox, message.folder, f"{action}: done")
+
+
+@router.post("/messages/{message_id}/forward")
+async def forward(
+    request: Request,
+    message_id: uuid.UUID,
+    to: Annotated[str, Form(max_length=2000)],
+    comment: Annotated[str, Form(max_length=500)] = "",
+    recording: UploadFile | None = None,
+) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    message = await store.accounts.message(who.viewer, message_id)
+    numbers = [n.strip() for n in to.replace(";", ",").split(",") if n.strip()]
+    if not numbers:
+        raise InvalidValue("give at least one mailbox to forward to")
+    audio = await recording.read() if recording is not None else b""
+    if audio:
+        await api.forward_recorded(store, message, numbers, audio)
+    else:
+        body = schemas.Forward(to=numbers, comment=comment or None)
+        await api.forward_message(message.id, body, who, context(request))
+    return _back(message.mailbox, message.folder, f"forwarded to {', '.join(numbers)}")
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+@router.get("/mailboxes/{number}/settings")
+async def settings_page(
+    request: Request, number: str, notice: Annotated[str, Query(max_length=200)] = ""
+) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    mailbox = await store.accounts.mailbox(who.viewer, number)
+    return render(
+        request,
+        "settings.html",
+        mailbox=mailbox,
+        notice=notice,
+        kinds=[k.value for k in GreetingKind],
+        warning_modes=[m.value for m in WarningMode],
+        attach_policies=[p.value for p in AttachPolicy],
+        expires=_local(who.viewer, mailbox.temporary_greeting_expires_at),
+    )
+
+
+def _settings_back(number: str, notice: str) -> RedirectResponse:
+    return RedirectResponse(
+        f"/mailboxes/{number}/settings?{urlencode({'notice': notice})}", status_code=303
+    )
+
+
+@router.post("/mailboxes/{number}/settings")
+async def save_settings(
+    request: Request,
+    number: str,
+    name: Annotated[str, Form(max_length=200)],
+    emails: Annotated[str, Form(max_length=2000)] = "",
+    language: Annotated[str, Form(max_length=16)] = "en",
+    timezone: Annotated[str, Form(max_length=64)] = "UTC",
+    max_message_seconds: Annotated[int, Form(ge=1, le=3600)] = 180,
+    warning_mode: Annotated[WarningMode, Form()] = WarningMode.DEFAULT,
+    attach_policy: Annotated[AttachPolicy, Form()] = AttachPolicy.ATTACH,
+    audio_format: Annotated[AudioFormat, Form()] = AudioFormat.WAV,
+    sms_number: Annotated[str, Form(max_length=64)] = "",
+    notify_missed: Annotated[bool, Form()] = False,
+    temporary_expires: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    await store.accounts.mailbox(who.viewer, number)
+    body = schemas.MailboxSettings(
+        name=name,
+        emails=[e.strip() for e in emails.split(",") if e.strip()],
+        language=language,
+        timezone=timezone,
+        max_message_seconds=max_message_seconds,
+        warning_mode=warning_mode,
+        attach_policy=attach_policy,
+        audio_format=audio_format,
+        sms_number=sms_number,
+        notify_missed=notify_missed,
+        temporary_greeting_expires_at=_parse_local(who.viewer, temporary_expires),
+    )
+    await api.apply_settings(store, number, body)
+    return _settings_back(number, "settings saved")
+
+
+def _parse_local(viewer: Viewer, value: str) -> dt.datetime | None:
+    """A datetime-local field (the user's time zone); empty: no expiry."""
+    if not value.strip():
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidValue(f"invalid time {value!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zoneinfo.ZoneInfo(viewer.timezone))
+    return when
+
+
+@router.post("/mailboxes/{number}/greetings")
+async def upload_greeting(
+    request: Request, number: str, kind: Annotated[GreetingKind, Form()], audio: UploadFile
+) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    await store.accounts.mailbox(who.viewer, number)
+    try:
+        wav = await to_telephone_wav(await audio.read())
+    except StoreError as exc:
+        return _settings_back(number, f"greeting not changed: {exc}")
+    await store.set_greeting(number, kind, wav)
+    return _settings_back(number, f"{kind.value} greeting saved")
+
+
+@router.post("/mailboxes/{number}/greetings/{kind}/delete")
+async def delete_greeting(request: Request, number: str, kind: GreetingKind) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    await store.accounts.mailbox(who.viewer, number)
+    await store.remove_greeting(number, kind)
+    return _settings_back(number, f"{kind.value} greeting removed")
+
+
+@router.post("/mailboxes/{number}/pin")
+async def change_pin(
+    request: Request, number: str, pin: Annotated[str, Form(min_length=1, max_length=32)]
+) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    await store.accounts.mailbox(who.viewer, number)
+    try:
+        await store.set_own_pin(number, pin)
+    except InvalidValue as exc:
+        return _settings_back(number, f"PIN not changed: {exc}")
+    return _settings_back(number, "PIN changed")

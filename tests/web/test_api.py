@@ -1,0 +1,225 @@
+"""The REST API against a real store: what each role sees and may do."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import numpy as np
+
+from afterbeep.media.wav import read_g711_wav
+from tests.web.conftest import Site
+
+
+def _tone_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (np.sin(2 * np.pi * 440 * t) * 12000).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return out.getvalue()
+
+
+async def test_no_token_no_data(site: Site) -> None:
+    async with site.client() as client:
+        response = await client.get("/api/v1/mailboxes")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_wrong_token_is_refused(site: Site) -> None:
+    async with site.client() as client:
+        response = await client.get(
+            "/api/v1/mailboxes", headers={"Authorization": "Bearer abk_nottherealone"}
+        )
+    assert response.status_code == 401
+
+
+async def test_each_role_sees_its_mailboxes(site: Site) -> None:
+    seen = {}
+    for user in ("alice", "bob", "carol", "dave", "pat"):
+        async with site.client(user) as client:
+            response = await client.get("/api/v1/mailboxes")
+        assert response.status_code == 200
+        seen[user] = [m["number"] for m in response.json()]
+    assert seen == {
+        "alice": ["1001", "1002"],
+        "bob": ["1001"],
+        "carol": ["2001"],
+        "dave": [],
+        "pat": ["1001", "1002", "2001"],
+    }
+
+
+async def test_listing_pages_newest_first(site: Site) -> None:
+    async with site.client("bob") as client:
+        first = (await client.get("/api/v1/mailboxes/1001/messages?limit=2")).json()
+        rest = (
+            await client.get(
+                f"/api/v1/mailboxes/1001/messages?limit=2&cursor={first['next_cursor']}"
+            )
+        ).json()
+    ids = [m["id"] for m in first["items"] + rest["items"]]
+    assert ids == list(reversed(site.messages["1001"]))
+    assert rest["next_cursor"] is None
+    assert first["items"][0]["caller_name"] == "Caller 2"
+    assert first["items"][0]["reason"] == "busy"
+
+
+async def test_search_by_caller(site: Site) -> None:
+    async with site.client("bob") as client:
+        found = (await client.get("/api/v1/mailboxes/1001/messages?q=Caller 1")).json()
+        by_number = (await client.get("/api/v1/mailboxes/1001/messages?q=49300002")).json()
+    assert [m["caller_name"] for m in found["items"]] == ["Caller 1"]
+    assert [m["caller_name"] for m in by_number["items"]] == ["Caller 2"]
+
+
+async def test_play_with_range_marks_heard_delete_undelete(site: Site) -> None:
+    message_id = site.messages["1001"][0]
+    async with site.client("bob") as client:
+        audio = await client.get(f"/api/v1/messages/{message_id}/audio")
+        assert audio.status_code == 200
+        assert read_g711_wav(audio.content) is not None
+        part = await client.get(
+            f"/api/v1/messages/{message_id}/audio", headers={"Range": "bytes=100-199"}
+        )
+        assert part.status_code == 206
+        assert part.content == audio.content[100:200]
+        heard = await client.patch(f"/api/v1/messages/{message_id}", json={"heard": True})
+        assert heard.json()["folder"] == "old" and heard.json()["heard_at"]
+        assert (await client.delete(f"/api/v1/messages/{message_id}")).status_code == 204
+        assert (await client.get(f"/api/v1/messages/{message_id}")).json()["folder"] == "deleted"
+        back = await client.post(f"/api/v1/messages/{message_id}/undelete")
+        assert back.json()["folder"] == "old"
+        mp3 = await client.get(f"/api/v1/messages/{message_id}/audio?format=mp3")
+        assert mp3.headers["content-type"] == "audio/mpeg" and len(mp3.content) > 100
+        assert (
+            await client.delete(f"/api/v1/messages/{message_id}?permanent=true")
+        ).status_code == 204
+        assert (await client.get(f"/api/v1/messages/{message_id}")).status_code == 404
+
+
+async def test_custom_folders(site: Site) -> None:
+    message_id = site.messages["1001"][1]
+    async with site.client("bob") as client:
+        moved = await client.patch(f"/api/v1/messages/{message_id}", json={"folder": "clients"})
+        assert moved.json()["folder"] == "clients"
+        folders = (await client.get("/api/v1/mailboxes/1001/folders")).json()
+        bad = await client.patch(f"/api/v1/messages/{message_id}", json={"folder": "../x"})
+    assert folders["clients"] == 1 and folders["new"] == 2
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid"
+
+
+async def test_forward_with_typed_comment_inside_the_organization(site: Site) -> None:
+    message_id = site.messages["1001"][0]
+    async with site.client("alice") as client:
+        done = await client.post(
+            f"/api/v1/messages/{message_id}/forward", json={"to": ["1002"], "comment": "FYI"}
+        )
+        assert done.status_code == 201
+        (new_id,) = done.json()["ids"]
+        copy = (await client.get(f"/api/v1/messages/{new_id}")).json()
+        assert copy["mailbox"] == "1002" and copy["folder"] == "new"
+        # The comment (0.5 s) and a 0.5 s gap come before the 2 s message.
+        assert copy["duration_seconds"] == 3.0
+        other = await client.post(f"/api/v1/messages/{message_id}/forward", json={"to": ["2001"]})
+    assert other.status_code == 404  # acme's mailbox does not exist for default's users
+
+
+async def test_greeting_upload_is_converted(site: Site) -> None:
+    async with site.client("bob") as client:
+        put = await client.put("/api/v1/mailboxes/1001/greetings/unavailable", content=_tone_wav())
+        assert put.status_code == 204
+        got = await client.get("/api/v1/mailboxes/1001/greetings/unavailable")
+        with wave.open(io.BytesIO(got.content)) as w:
+            assert (w.getframerate(), w.getnchannels()) == (8000, 1)
+            assert abs(w.getnframes() - 8000) < 200
+        junk = await client.put(
+            "/api/v1/mailboxes/1001/greetings/busy", content=b"this is not audio" * 100
+        )
+        mailbox = (await client.get("/api/v1/mailboxes/1001")).json()
+    assert junk.status_code == 422
+    assert "cannot decode" in junk.json()["error"]["message"]
+    assert mailbox["greetings"] == ["unavailable"]
+
+
+async def test_settings_take_effect_for_the_next_call(site: Site) -> None:
+    async with site.client("bob") as client:
+        changed = await client.patch(
+            "/api/v1/mailboxes/1001",
+            json={"warning_mode": "none", "max_message_seconds": 60, "emails": ["b@x.example"]},
+        )
+        assert changed.status_code == 200
+        bad = await client.patch("/api/v1/mailboxes/1001", json={"timezone": "Mars/Base"})
+        assert bad.status_code == 422
+    profile = await site.store.find_mailbox("1001")
+    assert profile is not None
+    assert (profile.warning_mode.value, profile.max_message_seconds) == ("none", 60)
+
+
+async def test_members_cannot_administer(site: Site) -> None:
+    async with site.client("bob") as client:
+        add = await client.post("/api/v1/mailboxes", json={"number": "1009", "name": "X"})
+        user = await client.post(
+            "/api/v1/users",
+            json={"email": "eve@example.com", "name": "Eve", "password": "x" * 12},
+        )
+        remove = await client.delete("/api/v1/mailboxes/1001")
+    assert (add.status_code, user.status_code, remove.status_code) == (403, 403, 403)
+
+
+async def test_admin_adds_mailbox_and_user_in_own_organization(site: Site) -> None:
+    async with site.client("carol") as client:
+        user = await client.post(
+            "/api/v1/users",
+            json={"email": "erin@acme.example", "name": "Erin", "password": "y" * 12},
+        )
+        assert user.status_code == 201 and user.json()["organization"] == "acme"
+        added = await client.post(
+            "/api/v1/mailboxes",
+            json={"number": "2002", "name": "Erin", "owner_user_id": user.json()["id"]},
+        )
+        assert added.status_code == 201
+        provider = await client.post(
+            "/api/v1/users",
+            json={"email": "x@acme.example", "name": "X", "password": "z" * 12, "role": "provider"},
+        )
+    assert provider.status_code == 403
+    assert (await site.store.get_mailbox("2002")).organization_id != (
+        await site.store.get_mailbox("1001")
+    ).organization_id
+
+
+async def test_tokens_can_be_listed_created_and_revoked(site: Site) -> None:
+    async with site.client("dave") as client:
+        created = (await client.post("/api/v1/tokens", json={"name": "script"})).json()
+        listed = (await client.get("/api/v1/tokens")).json()
+        assert [t["name"] for t in listed] == ["test", "script"]
+        assert all(t["token"] is None for t in listed)
+        assert (await client.delete(f"/api/v1/tokens/{created['id']}")).status_code == 204
+        gone = await client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {created['token']}"}
+        )
+    assert gone.status_code == 401
+
+
+async def test_export_is_a_zip_of_the_mailbox(site: Site) -> None:
+    import zipfile
+
+    async with site.client("bob") as client:
+        response = await client.get("/api/v1/mailboxes/1001/export")
+    assert response.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert "manifest.json" in names
+    assert sum(n.startswith("messages/") for n in names) == 3
+
+
+async def test_openapi_document_is_served(site: Site) -> None:
+    async with site.client() as client:
+        doc = (await client.get("/api/v1/openapi.json")).json()
+    assert doc["openapi"].startswith("3.")
+    assert "/api/v1/mailboxes/{number}/messages" in doc["paths"]
