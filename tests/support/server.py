@@ -379,7 +379,7 @@ class Server:
 
     # admin CLI
     def cli(
-        self, *args: str, check: bool = True, timeout: float = 60.0
+        self, *args: str, check: bool = True, timeout: float = 60.0, input_text: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run ``afterbeep --data-dir DIR ARGS...``; ServerError with its output if it fails."""
         command = [*afterbeep_command(), "--data-dir", str(self.data_dir), *args]
@@ -387,6 +387,7 @@ class Server:
             command,
             capture_output=True,
             text=True,
+            input=input_text,
             env=self.environment(),
             cwd=self.workdir,
             timeout=timeout,
