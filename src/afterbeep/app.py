@@ -112,7 +112,7 @@ class Application:
         self.hub = Hub()
         self.store.on_counts_changed(self.hub.changed)
         web = WebContext(self.store, self.hub, self._speak, lambda: metrics_text(self))
-        self.http = WebServer(create_app(web))
+        self.http = WebServer(create_app(web), settings.http_trusted_proxies)
         await self.http.start(settings.http_host, settings.http_port)
         log.info(
             "afterbeep listening: SIP udp+tcp %s:%d, HTTP %s:%d, RTP %d-%d, data %s",

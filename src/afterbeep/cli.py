@@ -1231,7 +1231,17 @@ def _hostport(option: str, value: str, default_port: int) -> tuple[str, int]:
     default="127.0.0.1:8080",
     show_default=True,
     metavar="HOST:PORT",
-    help="HTTP address for /healthz and /metrics.  [env: AFTERBEEP_HTTP_LISTEN]",
+    help="HTTP address of the web app, the REST API, /healthz and /metrics.  "
+    "[env: AFTERBEEP_HTTP_LISTEN]",
+)
+@click.option(
+    "--http-trust-proxy",
+    "http_trust_proxy",
+    envvar="AFTERBEEP_HTTP_TRUST_PROXY",
+    default="",
+    metavar="ADDRS",
+    help="Comma-separated addresses of TLS proxies in front whose X-Forwarded-For and "
+    "X-Forwarded-Proto are believed.  [env: AFTERBEEP_HTTP_TRUST_PROXY]",
 )
 @click.option(
     "--external-address",
@@ -1336,6 +1346,7 @@ def serve(
     /,
     sip_listen: str,
     http_listen: str,
+    http_trust_proxy: str,
     external_address: str | None,
     rtp_ports: str,
     operator_uri: str | None,
@@ -1372,6 +1383,7 @@ def serve(
         sip_port=sip_port,
         http_host=http_host,
         http_port=http_port,
+        http_trusted_proxies=http_trust_proxy,
         external_address=external_address or None,
         rtp_ports=rtp_range,
         operator_uri=operator_uri or None,

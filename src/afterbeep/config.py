@@ -72,6 +72,9 @@ class Settings:
     sip_port: int = 5060
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # Addresses of the TLS-terminating proxies whose X-Forwarded-For/-Proto are believed
+    # (cookies become Secure behind one; rate limits count the real client).
+    http_trusted_proxies: str = ""
     external_address: str | None = None  # the address put in Contact/Via/SDP behind NAT
     rtp_ports: tuple[int, int] = (20000, 30000)
     database_url: str | None = None  # default: SQLite in the data folder

@@ -417,3 +417,50 @@ def test_backup_then_restore_into_a_fresh_data_folder(
     assert message["mailbox"] == "100"
     again = runner.invoke(main, ["--data-dir", str(fresh), "restore", str(archive)])
     assert again.exit_code == 1 and "empty" in again.stderr  # never over existing data
+
+
+def test_organizations_users_owners_and_tokens(cli: Any) -> None:
+    ok(cli("org", "add", "acme", "--name", "Acme Inc"))
+    assert "already exists" in one_line_error(cli("org", "add", "acme", "--name", "Again"))
+    orgs = json.loads(ok(cli("org", "list", "--json")).output)
+    assert [o["slug"] for o in orgs] == ["acme", "default"]
+    added = ok(
+        cli(
+            "user", "add", "Carol@Acme.example", "--name", "Carol", "--role", "admin",
+            "--org", "acme", "--password-stdin",
+            input="a long enough secret\n",
+        )
+    )  # fmt: skip
+    assert "added user carol@acme.example (admin of acme)" in added.output
+    short = cli("user", "add", "x@acme.example", "--name", "X", "--password-stdin", input="short\n")
+    assert "10 to 1024 characters" in one_line_error(short)
+    ok(
+        cli(
+            "mailbox",
+            "add",
+            "2001",
+            "--name",
+            "Carol",
+            "--org",
+            "acme",
+            "--owner",
+            "carol@acme.example",
+        )
+    )
+    shown = json.loads(ok(cli("mailbox", "show", "2001", "--json")).output)
+    users = json.loads(ok(cli("user", "list", "--json")).output)
+    assert shown["owner_user_id"] == users[0]["id"]
+    ok(cli("mailbox", "set", "2001", "--owner", "none"))
+    assert json.loads(ok(cli("mailbox", "show", "2001", "--json")).output)["owner_user_id"] is None
+    token = ok(cli("user", "token", "carol@acme.example")).output.strip()
+    assert token.startswith("abk_") and len(token) > 40
+    ok(
+        cli(
+            "user", "password", "carol@acme.example", "--password-stdin", input="another long one\n"
+        )
+    )
+    ok(cli("user", "remove", "carol@acme.example"))
+    assert json.loads(ok(cli("user", "list", "--json")).output) == []
+    assert "no organization" in one_line_error(
+        cli("mailbox", "add", "3001", "--name", "Y", "--org", "nowhere")
+    )

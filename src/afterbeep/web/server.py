@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 
 class WebServer:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: str = "") -> None:
         self._app = app
+        self._trusted = trusted_proxies
         self._server: uvicorn.Server | None = None
         self._loop: asyncio.Task[None] | None = None
         self.port = 0
@@ -31,7 +32,9 @@ class WebServer:
             lifespan="off",
             log_config=None,
             access_log=False,
-            proxy_headers=False,  # behind a TLS proxy, say so with --trust-proxy
+            # Forwarded headers only from the proxies named (--http-trust-proxy).
+            proxy_headers=bool(self._trusted),
+            forwarded_allow_ips=self._trusted or None,
             timeout_graceful_shutdown=2,
             server_header=False,
         )
