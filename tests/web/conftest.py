@@ -82,6 +82,8 @@ async def site(store: Store) -> AsyncIterator[Site]:  # noqa: F811
             )
             for i in range(3)
         ]
+    alice = await accounts.viewer(users["alice"].id)
+    await accounts.add_list(alice, "team", ["1001", "1002"])
     tokens = {name: (await accounts.create_token(u.id, "test"))[1] for name, u in users.items()}
     app = create_app(WebContext(store, Hub(), speak))
     yield Site(store, app, messages, tokens)

@@ -223,3 +223,31 @@ async def test_openapi_document_is_served(site: Site) -> None:
         doc = (await client.get("/api/v1/openapi.json")).json()
     assert doc["openapi"].startswith("3.")
     assert "/api/v1/mailboxes/{number}/messages" in doc["paths"]
+
+
+async def test_broadcast_to_a_distribution_list(site: Site) -> None:
+    async with site.client("alice") as client:
+        (team,) = (await client.get("/api/v1/lists")).json()
+        assert team["members"] == ["1001", "1002"]
+        message_id = site.messages["1002"][0]
+        done = await client.post(
+            f"/api/v1/messages/{message_id}/forward", json={"lists": [team["id"]], "to": ["1001"]}
+        )
+        assert done.status_code == 201
+        assert len(done.json()["ids"]) == 2  # 1001 once, though named twice; 1002 itself
+        foreign = await client.post(
+            "/api/v1/lists", json={"name": "outside", "members": ["1001", "2001"]}
+        )
+        assert foreign.status_code == 404  # 2001 is another organization's
+        changed = await client.put(
+            f"/api/v1/lists/{team['id']}/members", json={"members": ["1002"]}
+        )
+        assert changed.json()["members"] == ["1002"]
+        nothing = await client.post(f"/api/v1/messages/{message_id}/forward", json={})
+    assert nothing.status_code == 422
+    async with site.client("bob") as client:
+        assert (await client.get("/api/v1/lists")).json()[0]["name"] == "team"
+        denied = await client.delete(f"/api/v1/lists/{team['id']}")
+    assert denied.status_code == 403
+    async with site.client("carol") as client:
+        assert (await client.get("/api/v1/lists")).json() == []

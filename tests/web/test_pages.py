@@ -166,3 +166,33 @@ async def test_settings_form_and_greeting_upload(site: Site) -> None:
     assert upload.status_code == 303
     assert [k.value for k in record.greetings] == ["busy"]
     assert "greeting not changed: cannot decode" in shown.text
+
+
+async def test_administration_page(site: Site) -> None:
+    async with site.client() as client:
+        await _login(client, "bob@example.com")
+        assert (await client.get("/admin")).status_code == 403  # a member
+    async with site.client() as client:
+        await _login(client, "carol@acme.example")
+        page = await client.get("/admin")
+        assert page.status_code == 200
+        assert "dave@acme.example" in page.text and "bob@example.com" not in page.text
+        assert ">provider<" not in page.text  # an admin cannot make providers
+        csrf = _csrf(page.text)
+        added = await client.post(
+            "/admin/users",
+            data={"csrf": csrf, "email": "erin@acme.example", "name": "Erin", "password": "p" * 12},
+        )
+        assert added.status_code == 303
+        erin = await site.store.accounts.user_by_email("erin@acme.example")
+        await client.post(
+            "/admin/mailboxes",
+            data={"csrf": csrf, "number": "2002", "name": "Erin", "owner": str(erin.id)},
+        )
+        await client.post(
+            "/admin/lists", data={"csrf": csrf, "name": "all", "members": "2001, 2002"}
+        )
+        shown = await client.get("/admin")
+    assert erin.organization == "acme"
+    assert (await site.store.get_mailbox("2002")).owner_user_id == erin.id
+    assert "2001, 2002" in shown.text

@@ -45,6 +45,9 @@ CASES: dict[tuple[str, str], object] = {
     ("post", "/api/v1/messages/{message_id}/undelete"): None,
     ("get", "/api/v1/messages/{message_id}/audio"): None,
     ("post", "/api/v1/messages/{message_id}/forward"): {"to": ["2001"]},
+    ("get", "/api/v1/lists/{list_id}"): None,
+    ("put", "/api/v1/lists/{list_id}/members"): {"members": []},
+    ("delete", "/api/v1/lists/{list_id}"): None,
     ("delete", "/api/v1/users/{user_id}"): None,
     ("delete", "/api/v1/tokens/{token_id}"): None,
 }
@@ -55,7 +58,12 @@ async def _targets(site: Site) -> dict[str, str]:
     bob = await site.store.accounts.user_by_email("bob@example.com")
     tokens = await site.store.accounts.tokens(bob.id)
     await site.store.set_greeting("1001", "unavailable", _wav())
+    alice = await site.store.accounts.viewer(
+        (await site.store.accounts.user_by_email("alice@example.com")).id
+    )
+    team = (await site.store.accounts.lists(alice))[0]
     return {
+        "list_id": str(team.id),
         "number": "1001",
         "kind": "unavailable",
         "message_id": site.messages["1001"][0],
@@ -87,6 +95,7 @@ async def _snapshot(site: Site) -> tuple[object, ...]:
         users,
         await site.store.accounts.tokens(bob.id),
         await site.store.verify_pin("1001", "918273"),
+        await site.store.accounts.lists(await site.store.accounts.viewer(bob.id)),
     )
 
 

@@ -31,6 +31,8 @@ from afterbeep.store import validation
 from afterbeep.store.errors import AlreadyExists, InvalidValue, NotFound, StoreError
 from afterbeep.store.models import (
     ApiToken,
+    DistributionList,
+    DistributionListMember,
     Mailbox,
     Message,
     Organization,
@@ -87,6 +89,16 @@ class TokenRecord:
     name: str
     created_at: dt.datetime
     last_used_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListRecord:
+    """A distribution list: broadcasting to it forwards to each member mailbox."""
+
+    id: int
+    name: str
+    organization_id: int
+    members: tuple[str, ...]  # mailbox numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,6 +495,86 @@ class Accounts:
         more = len(rows) > limit
         return MessagePage(records, _make_cursor(records[-1]) if more and records else None)
 
+    # -- distribution lists -------------------------------------------------------------------
+
+    async def lists(self, viewer: Viewer, list_id: int | None = None) -> list[ListRecord]:
+        """The organization's lists (every member may broadcast to them)."""
+        query = select(DistributionList).where(_list_scope(viewer)).order_by(DistributionList.name)
+        if list_id is not None:
+            query = query.where(DistributionList.id == list_id)
+        async with self._store._session() as session:
+            found = list(await session.scalars(query))
+            members = await session.execute(
+                select(DistributionListMember.list_id, Mailbox.number)
+                .join(Mailbox, Mailbox.id == DistributionListMember.mailbox_id)
+                .where(DistributionListMember.list_id.in_([d.id for d in found]))
+                .order_by(Mailbox.number)
+            )
+        numbers: dict[int, list[str]] = {}
+        for owner, number in members:
+            numbers.setdefault(owner, []).append(number)
+        return [
+            ListRecord(d.id, d.name, d.organization_id, tuple(numbers.get(d.id, ()))) for d in found
+        ]
+
+    async def distribution_list(self, viewer: Viewer, list_id: int) -> ListRecord:
+        found = await self.lists(viewer, list_id)
+        if not found:
+            raise NotFound(f"no distribution list {list_id}")
+        return found[0]
+
+    async def add_list(self, viewer: Viewer, name: str, numbers: list[str]) -> ListRecord:
+        async with self._store._session() as session:
+            row = DistributionList(
+                organization_id=viewer.organization_id, name=validation.name(name)
+            )
+            session.add(row)
+            try:
+                await session.flush()
+            except IntegrityError:
+                raise AlreadyExists(f"a list named {name!r} already exists") from None
+            await self._fill(session, row, numbers)
+            await session.commit()
+        return await self.distribution_list(viewer, row.id)
+
+    async def set_list_members(
+        self, viewer: Viewer, list_id: int, numbers: list[str]
+    ) -> ListRecord:
+        await self.distribution_list(viewer, list_id)
+        async with self._store._session() as session:
+            row = await session.get(DistributionList, list_id)
+            assert row is not None
+            await session.execute(
+                delete(DistributionListMember).where(DistributionListMember.list_id == list_id)
+            )
+            await self._fill(session, row, numbers)
+            await session.commit()
+        return await self.distribution_list(viewer, list_id)
+
+    async def _fill(self, session: Any, row: DistributionList, numbers: list[str]) -> None:
+        """Members must be mailboxes of the list's organization."""
+        wanted = list(dict.fromkeys(numbers))
+        found = dict(
+            (
+                await session.execute(
+                    select(Mailbox.number, Mailbox.id).where(
+                        Mailbox.number.in_(wanted),
+                        Mailbox.organization_id == row.organization_id,
+                    )
+                )
+            ).all()
+        )
+        missing = [n for n in wanted if n not in found]
+        if missing:
+            raise NotFound(f"no mailbox {', '.join(missing)}")
+        session.add_all(DistributionListMember(list_id=row.id, mailbox_id=found[n]) for n in wanted)
+
+    async def remove_list(self, viewer: Viewer, list_id: int) -> None:
+        await self.distribution_list(viewer, list_id)
+        async with self._store._session() as session:
+            await session.execute(delete(DistributionList).where(DistributionList.id == list_id))
+            await session.commit()
+
     async def folders(self, viewer: Viewer, number: str) -> dict[str, int]:
         """Messages per folder (the standard ones always listed)."""
         mailbox = await self.mailbox(viewer, number)
@@ -495,6 +587,12 @@ class Accounts:
             )
             counts.update({folder: int(count) for folder, count in rows})
         return counts
+
+
+def _list_scope(viewer: Viewer) -> ColumnElement[bool]:
+    if viewer.role is Role.PROVIDER:
+        return true()
+    return DistributionList.organization_id == viewer.organization_id
 
 
 def _role(value: Role | str) -> Role:

@@ -320,6 +320,31 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
+class DistributionList(Base):
+    """Mailboxes of one organization that a message can be broadcast to at once."""
+
+    __tablename__ = "distribution_lists"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+
+
+class DistributionListMember(Base):
+    __tablename__ = "distribution_list_members"
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("distribution_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class Webhook(Base):
     """An HTTP endpoint told about one mailbox's events, or every mailbox's of its organization."""
 

@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 
 from afterbeep.domain import AudioFormat, Codec, Folder, GreetingKind, Role
 from afterbeep.notify.attachment import make_attachment
-from afterbeep.store.accounts import Accounts
+from afterbeep.store.accounts import Accounts, ListRecord
 from afterbeep.store.errors import InvalidValue, NotFound
 from afterbeep.store.records import MessageRecord
 from afterbeep.store.repository import MailboxChanges, Store
@@ -362,8 +362,21 @@ async def forward_message(
         mailbox = await ctx.store.accounts.mailbox(who.viewer, message.mailbox)
         audio = await ctx.speak(body.comment.strip(), message.codec, mailbox.language)
         comment = (message.codec, audio)
-    ids = await ctx.store.forward_message(message.id, body.to, comment, dt.datetime.now(dt.UTC))
+    numbers = await recipients(ctx.store.accounts, who, body.to, body.lists)
+    ids = await ctx.store.forward_message(message.id, numbers, comment, dt.datetime.now(dt.UTC))
     return schemas.Forwarded(ids=ids)
+
+
+async def recipients(
+    accounts: Accounts, who: Identity, numbers: list[str], lists: list[int]
+) -> list[str]:
+    """The mailboxes named and the members of the lists named (each once)."""
+    found = list(numbers)
+    for list_id in lists:
+        found += (await accounts.distribution_list(who.viewer, list_id)).members
+    if not found:
+        raise InvalidValue("forward to at least one mailbox or list")
+    return list(dict.fromkeys(found))
 
 
 async def forward_recorded(
@@ -377,6 +390,48 @@ async def forward_recorded(
     codec: Codec = message.codec
     comment = (codec, encode(codec, samples))
     return await store.forward_message(message.id, to, comment, dt.datetime.now(dt.UTC))
+
+
+# -- distribution lists ------------------------------------------------------------------------
+
+
+def _list(record: ListRecord) -> schemas.DistributionList:
+    return schemas.DistributionList(id=record.id, name=record.name, members=list(record.members))
+
+
+@router.get("/lists", response_model=list[schemas.DistributionList])
+async def list_lists(who: Who, ctx: Ctx) -> list[schemas.DistributionList]:
+    return [_list(r) for r in await ctx.store.accounts.lists(who.viewer)]
+
+
+@router.post("/lists", response_model=schemas.DistributionList, status_code=201)
+async def add_list(
+    body: schemas.DistributionListNew, who: Who, ctx: Ctx
+) -> schemas.DistributionList:
+    _admin(who)
+    return _list(await ctx.store.accounts.add_list(who.viewer, body.name, body.members))
+
+
+@router.get("/lists/{list_id}", response_model=schemas.DistributionList)
+async def get_list(list_id: int, who: Who, ctx: Ctx) -> schemas.DistributionList:
+    return _list(await ctx.store.accounts.distribution_list(who.viewer, list_id))
+
+
+@router.put("/lists/{list_id}/members", response_model=schemas.DistributionList)
+async def set_members(
+    list_id: int, body: schemas.Members, who: Who, ctx: Ctx
+) -> schemas.DistributionList:
+    await ctx.store.accounts.distribution_list(who.viewer, list_id)
+    _admin(who)
+    return _list(await ctx.store.accounts.set_list_members(who.viewer, list_id, body.members))
+
+
+@router.delete("/lists/{list_id}", status_code=204)
+async def remove_list(list_id: int, who: Who, ctx: Ctx) -> Response:
+    await ctx.store.accounts.distribution_list(who.viewer, list_id)
+    _admin(who)
+    await ctx.store.accounts.remove_list(who.viewer, list_id)
+    return Response(status_code=204)
 
 
 # -- users and tokens --------------------------------------------------------------------------

@@ -17,7 +17,15 @@ from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from afterbeep.domain import AttachPolicy, AudioFormat, Folder, GreetingKind, Viewer, WarningMode
+from afterbeep.domain import (
+    AttachPolicy,
+    AudioFormat,
+    Folder,
+    GreetingKind,
+    Role,
+    Viewer,
+    WarningMode,
+)
 from afterbeep.store.accounts import TooManyAttempts
 from afterbeep.store.errors import InvalidValue, StoreError
 from afterbeep.store.records import MessageRecord
@@ -190,6 +198,7 @@ async def inbox(
         next_cursor=page.next_cursor,
         notice=notice,
         mailboxes=others,
+        lists=await store.accounts.lists(who.viewer),
         folders=list(dict.fromkeys([*STANDARD_FOLDERS, "work", "family", "friends", *counts])),
     )
 
@@ -239,16 +248,16 @@ async def message_action(
 async def forward(
     request: Request,
     message_id: uuid.UUID,
-    to: Annotated[str, Form(max_length=2000)],
+    to: Annotated[str, Form(max_length=2000)] = "",
+    lists: Annotated[list[int] | None, Form()] = None,
     comment: Annotated[str, Form(max_length=500)] = "",
     recording: UploadFile | None = None,
 ) -> Response:
     store = context(request).store
     who = await require(request, store)
     message = await store.accounts.message(who.viewer, message_id)
-    numbers = [n.strip() for n in to.replace(";", ",").split(",") if n.strip()]
-    if not numbers:
-        raise InvalidValue("give at least one mailbox to forward to")
+    typed = [n.strip() for n in to.replace(";", ",").split(",") if n.strip()]
+    numbers = await api.recipients(store.accounts, who, typed, lists or [])
     audio = await recording.read() if recording is not None else b""
     if audio:
         await api.forward_recorded(store, message, numbers, audio)
@@ -371,3 +380,105 @@ async def change_pin(
     except InvalidValue as exc:
         return _settings_back(number, f"PIN not changed: {exc}")
     return _settings_back(number, "PIN changed")
+
+
+# -- administration ----------------------------------------------------------------------------
+
+
+async def _administrator(request: Request) -> Identity:
+    who = await require(request, context(request).store)
+    if who.viewer.role is Role.MEMBER:
+        raise api.Forbidden("only an administrator may do this")
+    return who
+
+
+def _admin_back(notice: str) -> RedirectResponse:
+    return RedirectResponse(f"/admin?{urlencode({'notice': notice})}", status_code=303)
+
+
+@router.get("/admin")
+async def admin_page(
+    request: Request, notice: Annotated[str, Query(max_length=200)] = ""
+) -> Response:
+    who = await _administrator(request)
+    accounts = context(request).store.accounts
+    return render(
+        request,
+        "admin.html",
+        notice=notice,
+        users=await accounts.users(who.viewer),
+        mailboxes=await accounts.mailboxes(who.viewer),
+        lists=await accounts.lists(who.viewer),
+        roles=[r.value for r in Role if r is not Role.PROVIDER or who.viewer.role is Role.PROVIDER],
+    )
+
+
+@router.post("/admin/users")
+async def admin_add_user(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)],
+    name: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1024)],
+    role: Annotated[Role, Form()] = Role.MEMBER,
+    timezone: Annotated[str, Form(max_length=64)] = "UTC",
+) -> Response:
+    who = await _administrator(request)
+    body = schemas.UserNew.model_construct(
+        email=email, name=name, password=password, role=role, timezone=timezone
+    )
+    try:
+        await api.add_user(body, who, context(request))
+    except InvalidValue as exc:
+        return _admin_back(f"user not added: {exc}")
+    return _admin_back(f"added {email}")
+
+
+@router.post("/admin/users/{user_id}/delete")
+async def admin_remove_user(request: Request, user_id: int) -> Response:
+    who = await _administrator(request)
+    await api.remove_user(user_id, who, context(request))
+    return _admin_back("user removed")
+
+
+@router.post("/admin/mailboxes")
+async def admin_add_mailbox(
+    request: Request,
+    number: Annotated[str, Form(min_length=1, max_length=64)],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    owner: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    who = await _administrator(request)
+    body = schemas.MailboxNew(
+        number=number, name=name, owner_user_id=int(owner) if owner.isdigit() else None
+    )
+    try:
+        await api.add_mailbox(body, who, context(request))
+    except InvalidValue as exc:
+        return _admin_back(f"mailbox not added: {exc}")
+    return _admin_back(f"added mailbox {number}")
+
+
+@router.post("/admin/mailboxes/{number}/delete")
+async def admin_remove_mailbox(request: Request, number: str) -> Response:
+    who = await _administrator(request)
+    await api.remove_mailbox(number, who, context(request))
+    return _admin_back(f"removed mailbox {number}")
+
+
+@router.post("/admin/lists")
+async def admin_add_list(
+    request: Request,
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    members: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    who = await _administrator(request)
+    numbers = [n.strip() for n in members.replace(";", ",").split(",") if n.strip()]
+    await context(request).store.accounts.add_list(who.viewer, name, numbers)
+    return _admin_back(f"added list {name}")
+
+
+@router.post("/admin/lists/{list_id}/delete")
+async def admin_remove_list(request: Request, list_id: int) -> Response:
+    who = await _administrator(request)
+    await api.remove_list(list_id, who, context(request))
+    return _admin_back("list removed")

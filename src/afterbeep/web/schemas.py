@@ -153,7 +153,10 @@ class MessageChange(BaseModel):
 
 class Forward(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: list[str] = Field(min_length=1, max_length=100, description="mailbox numbers")
+    to: list[str] = Field(default=[], max_length=100, description="mailbox numbers")
+    lists: list[int] = Field(
+        default=[], max_length=20, description="distribution lists to broadcast to"
+    )
     comment: str | None = Field(
         default=None, max_length=500, description="typed: spoken before the message"
     )
@@ -161,6 +164,23 @@ class Forward(BaseModel):
 
 class Forwarded(BaseModel):
     ids: list[uuid.UUID]
+
+
+class DistributionList(BaseModel):
+    id: int
+    name: str
+    members: list[str] = Field(description="mailbox numbers")
+
+
+class DistributionListNew(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    members: list[str] = Field(default=[], max_length=1000)
+
+
+class Members(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    members: list[str] = Field(max_length=1000)
 
 
 class User(BaseModel):

@@ -1,4 +1,5 @@
-"""Accounts: web/API users with roles, browser sessions, API tokens, mailbox owners.
+"""Accounts: web/API users with roles, browser sessions, API tokens, mailbox owners;
+distribution lists.
 
 Revision ID: 0008
 Revises: 0007
@@ -70,6 +71,48 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
     )
     op.create_index("ix_api_tokens_user_id", "api_tokens", ["user_id"])
+    op.create_table(
+        "distribution_lists",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "organization_id",
+            sa.Integer(),
+            sa.ForeignKey(
+                "organizations.id", name="fk_distribution_lists_organization_id_organizations"
+            ),
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.UniqueConstraint(
+            "organization_id", "name", name="uq_distribution_lists_organization_id_name"
+        ),
+    )
+    op.create_table(
+        "distribution_list_members",
+        sa.Column(
+            "list_id",
+            sa.Integer(),
+            sa.ForeignKey(
+                "distribution_lists.id",
+                ondelete="CASCADE",
+                name="fk_distribution_list_members_list_id_distribution_lists",
+            ),
+            primary_key=True,
+        ),
+        sa.Column(
+            "mailbox_id",
+            sa.Integer(),
+            sa.ForeignKey(
+                "mailboxes.id",
+                ondelete="CASCADE",
+                name="fk_distribution_list_members_mailbox_id_mailboxes",
+            ),
+            primary_key=True,
+        ),
+    )
     with op.batch_alter_table("mailboxes") as batch:
         batch.add_column(sa.Column("owner_user_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
@@ -87,6 +130,8 @@ def downgrade() -> None:
         batch.drop_index("ix_mailboxes_owner_user_id")
         batch.drop_constraint("fk_mailboxes_owner_user_id_users", type_="foreignkey")
         batch.drop_column("owner_user_id")
+    op.drop_table("distribution_list_members")
+    op.drop_table("distribution_lists")
     op.drop_table("api_tokens")
     op.drop_table("web_sessions")
     op.drop_table("users")
