@@ -22,6 +22,8 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
     "--autoplay-policy=no-user-gesture-required",
+    # A fake microphone (a beeping tone) that needs no permission prompt.
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
 ]  # fmt: skip
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -67,7 +69,7 @@ def test_owner_sees_plays_forwards_deletes_and_changes_the_greeting(
     _deposit(sipp, server, speech, "2001")
     (foreign,) = server.wait_for_messages("2001", 1)
 
-    page = browser.new_page()  # type: ignore[attr-defined]
+    page = browser.new_context(permissions=["microphone"]).new_page()  # type: ignore[attr-defined]
     page.goto(f"{server.http_url}/login")
     page.get_by_label("E-mail address").fill("alice@example.com")
     page.get_by_label("Password").fill(PASSWORD)
@@ -127,6 +129,16 @@ def test_owner_sees_plays_forwards_deletes_and_changes_the_greeting(
     page.get_by_label("Audio file").set_input_files(str(greeting_mp3))
     page.get_by_role("button", name="Save greeting").click()
     page.wait_for_selector("text=unavailable greeting saved")
+
+    # Record the busy greeting in the browser (MediaRecorder; WebM/Opus decoded by ffmpeg).
+    page.get_by_label("Greeting", exact=True).select_option("busy")
+    page.get_by_role("button", name="Record in the browser").click()
+    page.wait_for_selector("text=Recording…")
+    time.sleep(1.5)
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_selector("text=ready to save")
+    page.get_by_role("button", name="Save greeting").click()
+    page.wait_for_selector("text=busy greeting saved")
 
     silence = tmp_path / "silence.wav"
     from afterbeep.media.wav import encode_wav

@@ -196,3 +196,46 @@ async def test_administration_page(site: Site) -> None:
     assert erin.organization == "acme"
     assert (await site.store.get_mailbox("2002")).owner_user_id == erin.id
     assert "2001, 2002" in shown.text
+
+
+async def test_account_time_zone_and_password(site: Site) -> None:
+    async with site.client() as client, site.client() as other:
+        await _login(client, "bob@example.com")
+        await _login(other, "bob@example.com")
+        csrf = _csrf((await client.get("/account")).text)
+        wrong = await client.post(
+            "/account",
+            data={
+                "csrf": csrf,
+                "name": "Bob",
+                "timezone": "Asia/Tokyo",
+                "current_password": "not it at all",
+                "password": "a brand new password",
+            },
+        )
+        assert "current password is wrong" in (await client.get(wrong.headers["location"])).text
+        saved = await client.post(
+            "/account",
+            data={
+                "csrf": csrf,
+                "name": "Bob",
+                "timezone": "Asia/Tokyo",
+                "current_password": PASSWORD,
+                "password": "a brand new password",
+            },
+        )
+        assert saved.status_code == 303
+        inbox = await client.get("/mailboxes/1001")  # this browser stays logged in
+        assert "2026-12-01 18:02" in inbox.text  # 09:02 UTC in Tokyo
+        assert (await other.get("/mailboxes/1001")).status_code == 303  # the other is out
+    async with site.client() as client:
+        assert (await _login(client, "bob@example.com", "a brand new password")).status_code == 303
+
+
+async def test_search_by_date(site: Site) -> None:
+    async with site.client() as client:
+        await _login(client, "bob@example.com")
+        hit = await client.get("/mailboxes/1001?since=2026-12-01&until=2026-12-01")
+        miss = await client.get("/mailboxes/1001?since=2026-12-02")
+    assert hit.text.count('class="message') == 3
+    assert "No messages match" in miss.text

@@ -26,7 +26,7 @@ from afterbeep.store.records import MessageRecord
 from afterbeep.store.repository import MailboxChanges, Store
 from afterbeep.web import schemas
 from afterbeep.web.audio import MAX_UPLOAD_BYTES, to_telephone_wav
-from afterbeep.web.auth import Identity, require
+from afterbeep.web.auth import Identity, client_address, require
 from afterbeep.web.context import WebContext, context
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -63,6 +63,23 @@ async def me(who: Who) -> schemas.Me:
         organization_id=v.organization_id,
         timezone=v.timezone,
     )
+
+
+@router.patch("/me", response_model=schemas.Me, summary="Change your name, time zone, password")
+async def change_me(body: schemas.MeChange, request: Request, who: Who, ctx: Ctx) -> schemas.Me:
+    accounts = ctx.store.accounts
+    if body.password is not None:
+        now = dt.datetime.now(dt.UTC)
+        checked = await accounts.login(
+            who.viewer.email, body.current_password or "", client_address(request), now
+        )
+        if checked is None or checked.user_id != who.viewer.user_id:
+            raise InvalidValue("the current password is wrong")
+    await accounts.update_user(
+        who.viewer.user_id, name=body.name, timezone=body.timezone, secret=body.password
+    )
+    request.state.identity = None
+    return await me(Identity(await accounts.viewer(who.viewer.user_id), None))
 
 
 # -- mailboxes ---------------------------------------------------------------------------------

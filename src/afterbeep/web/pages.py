@@ -56,14 +56,15 @@ REASONS = {
 }
 
 
-def _local(viewer: Viewer, when: dt.datetime | None) -> str:
-    if when is None:
-        return ""
+def _zone(viewer: Viewer) -> zoneinfo.ZoneInfo:
     try:
-        zone = zoneinfo.ZoneInfo(viewer.timezone)
+        return zoneinfo.ZoneInfo(viewer.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _local(viewer: Viewer, when: dt.datetime | None) -> str:
+    return "" if when is None else when.astimezone(_zone(viewer)).strftime("%Y-%m-%d %H:%M")
 
 
 def _duration(seconds: float) -> str:
@@ -176,6 +177,8 @@ async def inbox(
     number: str,
     folder: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] = "new",
     q: Annotated[str, Query(max_length=200)] = "",
+    since: Annotated[dt.date | None, Query()] = None,
+    until: Annotated[dt.date | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     notice: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
@@ -183,9 +186,21 @@ async def inbox(
     who = await require(request, store)
     mailbox = await store.accounts.mailbox(who.viewer, number)
     counts = await store.accounts.folders(who.viewer, number)
+    searching = bool(q or since or until)
+    zone = _zone(who.viewer)
     page = await store.accounts.messages(
-        who.viewer, number, folder=None if q else folder, search=q or None, before=cursor
+        who.viewer,
+        number,
+        folder=None if searching else folder,
+        search=q or None,
+        since=None if since is None else dt.datetime.combine(since, dt.time(), zone),
+        until=(
+            None if until is None else dt.datetime.combine(until, dt.time(), zone) + dt.timedelta(1)
+        ),
+        before=cursor,
     )
+    query = {"folder": folder, "q": q, "since": since or "", "until": until or ""}
+    more = urlencode({**query, "cursor": page.next_cursor or ""})
     others = [m for m in await store.accounts.mailboxes(who.viewer) if m.number != number]
     return render(
         request,
@@ -194,6 +209,10 @@ async def inbox(
         counts=counts,
         folder=folder,
         q=q,
+        since=since or "",
+        until=until or "",
+        searching=searching,
+        more=more,
         rows=[_row(who.viewer, m) for m in page.messages],
         next_cursor=page.next_cursor,
         notice=notice,
@@ -340,7 +359,7 @@ def _parse_local(viewer: Viewer, value: str) -> dt.datetime | None:
     except ValueError:
         raise InvalidValue(f"invalid time {value!r}") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=zoneinfo.ZoneInfo(viewer.timezone))
+        when = when.replace(tzinfo=_zone(viewer))
     return when
 
 
@@ -482,3 +501,40 @@ async def admin_remove_list(request: Request, list_id: int) -> Response:
     who = await _administrator(request)
     await api.remove_list(list_id, who, context(request))
     return _admin_back("list removed")
+
+
+# -- your account ------------------------------------------------------------------------------
+
+
+@router.get("/account")
+async def account_page(
+    request: Request, notice: Annotated[str, Query(max_length=200)] = ""
+) -> Response:
+    await require(request, context(request).store)
+    return render(request, "account.html", notice=notice)
+
+
+@router.post("/account")
+async def save_account(
+    request: Request,
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    timezone: Annotated[str, Form(max_length=64)],
+    current_password: Annotated[str, Form(max_length=1024)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    store = context(request).store
+    who = await require(request, store)
+    body = schemas.MeChange.model_construct(
+        name=name, timezone=timezone, password=password or None, current_password=current_password
+    )
+    try:
+        await api.change_me(body, request, who, context(request))
+    except InvalidValue as exc:
+        return RedirectResponse(f"/account?{urlencode({'notice': f'not saved: {exc}'})}", 303)
+    response = RedirectResponse(f"/account?{urlencode({'notice': 'saved'})}", status_code=303)
+    if password:  # every session ended with the old password: this browser gets a new one
+        token, _csrf = await store.accounts.open_session(
+            who.viewer.user_id, dt.datetime.now(dt.UTC)
+        )
+        set_session_cookie(response, request, token)
+    return response

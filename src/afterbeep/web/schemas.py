@@ -30,6 +30,16 @@ class Me(BaseModel):
     timezone: str
 
 
+class MeChange(BaseModel):
+    """Your own name, time zone (times are shown in it) or password (needs the current one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+    current_password: str | None = Field(default=None, max_length=1024)
+
+
 class Mailbox(BaseModel):
     number: str
     name: str
