@@ -145,3 +145,46 @@ async def test_provider_sees_every_organization(site: Site) -> None:
             assert (await client.get(f"/api/v1/mailboxes/{number}")).status_code == 200
         message = await client.get(f"/api/v1/messages/{site.messages['2001'][0]}")
     assert message.status_code == 200
+
+
+async def test_lists_of_users_and_lists_stay_in_the_organization(site: Site) -> None:
+    async with site.client("carol") as client:
+        users = (await client.get("/api/v1/users")).json()
+        lists = (await client.get("/api/v1/lists")).json()
+        tokens = (await client.get("/api/v1/tokens")).json()
+    assert {u["organization"] for u in users} == {"acme"}
+    assert lists == []
+    assert [t["name"] for t in tokens] == ["test"]  # her own only
+
+
+async def test_every_page_refuses_another_organization(site: Site) -> None:
+    """The HTML routes that name a mailbox, message, user or list, walked from the app."""
+    from starlette.routing import Route
+
+    from afterbeep.web import pages
+    from tests.web.test_pages import _csrf, _login
+
+    values = await _targets(site)
+    before = await _snapshot(site)
+    routes = [
+        (method, route.path)
+        for route in pages.router.routes
+        if isinstance(route, Route) and "{" in route.path
+        for method in sorted(route.methods or ())
+        if method != "HEAD"
+    ]
+    assert len(routes) >= 10
+    async with site.client() as client:
+        await _login(client, "carol@acme.example")
+        csrf = _csrf((await client.get("/mailboxes/2001")).text)
+        for method, template in routes:
+            path = template.replace(":path", "").format(**values)
+            form = {"csrf": csrf, "action": "delete", "to": "2001", "kind": "busy", "pin": "5555"}
+            form |= {"name": "x", "timezone": "UTC", "members": "2001"}
+            if method == "GET":
+                response = await client.get(path)
+            else:
+                files = {"audio": ("a.wav", _wav())} if path.endswith("/greetings") else None
+                response = await client.post(path, data=form, files=files)
+            assert response.status_code == 404, (method, path, response.status_code)
+    assert await _snapshot(site) == before
