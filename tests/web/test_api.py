@@ -251,3 +251,17 @@ async def test_broadcast_to_a_distribution_list(site: Site) -> None:
     assert denied.status_code == 403
     async with site.client("carol") as client:
         assert (await client.get("/api/v1/lists")).json() == []
+
+
+async def test_values_no_column_can_hold_are_invalid_not_a_failure(site: Site) -> None:
+    """Ids beyond the columns' range and NUL characters (PostgreSQL refuses them)."""
+    async with site.client("alice") as client:
+        answers = [
+            await client.delete("/api/v1/users/9223372036854775808"),
+            await client.get("/api/v1/lists/2147483648"),
+            await client.post("/api/v1/tokens", json={"name": "a\u0000b"}),
+            await client.get("/api/v1/mailboxes/1001/messages?q=%00"),
+        ]
+    for response in answers:
+        assert response.status_code in (404, 422), response.text
+        assert response.json()["error"]["code"] in ("not_found", "invalid")

@@ -467,6 +467,8 @@ class Accounts:
         query = select(Message).where(Message.mailbox_id == mailbox.id)
         if folder is not None:
             query = query.where(Message.folder == validation.folder(folder))
+        if search and any(ord(ch) < 32 for ch in search):
+            raise InvalidValue("a search cannot hold control characters")
         if search:
             pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip()) + "%"
             query = query.where(

@@ -22,7 +22,7 @@ import numpy as np
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, case, delete, event, func, or_, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -854,7 +854,9 @@ class Store:
             raise
         except IntegrityError as exc:
             raise InvalidValue(f"the database refused the change: {describe(exc)}") from exc
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, OverflowError) as exc:
+            if _bad_value(exc):
+                raise InvalidValue(f"a value the database cannot hold: {describe(exc)}") from exc
             raise Unavailable(f"database error: {describe(exc)}") from exc
 
     def _own(self, sink: RecordingSink) -> RecordingFile:
@@ -969,6 +971,15 @@ async def _blob_io(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> 
         raise
     except OSError as exc:
         raise Unavailable(f"audio storage error: {describe(exc)}") from exc
+
+
+def _bad_value(exc: BaseException) -> bool:
+    """A value no column can hold: an id beyond 64 bits (SQLite) or 32 bits (PostgreSQL), a
+    NUL character in text (PostgreSQL). The request was wrong, not the database."""
+    if isinstance(exc, OverflowError | DataError):
+        return True
+    driver_error = getattr(getattr(exc, "orig", None), "__cause__", None)
+    return isinstance(driver_error, asyncpg.DataError)
 
 
 def _checked(fields: dict[str, Any]) -> dict[str, object]:

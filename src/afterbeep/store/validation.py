@@ -34,8 +34,11 @@ def pin(value: object) -> str:
 
 
 def name(value: object) -> str:
+    """A name shown to people (a mailbox's, a user's, a list's, a token's)."""
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise InvalidValue("a mailbox name must be 1 to 200 characters")
+        raise InvalidValue("a name must be 1 to 200 characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidValue("a name cannot hold control characters")
     return value.strip()
 
 

@@ -113,7 +113,8 @@ def upgrade() -> None:
             primary_key=True,
         ),
     )
-    with op.batch_alter_table("mailboxes") as batch:
+    # Recreated on SQLite: keep AUTOINCREMENT (ids of removed mailboxes are never reused).
+    with op.batch_alter_table("mailboxes", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.add_column(sa.Column("owner_user_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
             "fk_mailboxes_owner_user_id_users",
@@ -126,7 +127,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("mailboxes") as batch:
+    # Recreated on SQLite: keep AUTOINCREMENT (ids of removed mailboxes are never reused).
+    with op.batch_alter_table("mailboxes", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_index("ix_mailboxes_owner_user_id")
         batch.drop_constraint("fk_mailboxes_owner_user_id_users", type_="foreignkey")
         batch.drop_column("owner_user_id")
