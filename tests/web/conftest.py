@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 
 from afterbeep.domain import CallerInfo, Codec, DiversionReason
 from afterbeep.store import Store
@@ -60,6 +61,8 @@ async def speak(text: str, codec: Codec, language: str) -> bytes:
 @pytest.fixture
 async def site(store: Store) -> AsyncIterator[Site]:  # noqa: F811
     accounts = store.accounts
+    # Cheap argon2 parameters: the tests check who may log in, not the hash's cost.
+    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     await accounts.add_organization("acme", "Acme Inc")
     users = {
         "alice": await accounts.add_user("alice@example.com", "Alice", PASSWORD, "admin"),
