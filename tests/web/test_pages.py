@@ -239,3 +239,10 @@ async def test_search_by_date(site: Site) -> None:
         miss = await client.get("/mailboxes/1001?since=2026-12-02")
     assert hit.text.count('class="message') == 3
     assert "No messages match" in miss.text
+
+
+async def test_pages_forbid_framing_and_sniffing(site: Site) -> None:
+    async with site.client() as client:
+        page = await client.get("/login")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"

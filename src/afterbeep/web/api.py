@@ -18,7 +18,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
-from afterbeep.domain import AudioFormat, Codec, Folder, GreetingKind, Role
+from afterbeep.domain import AudioFormat, Folder, GreetingKind, Role
+from afterbeep.media.g711 import encode
+from afterbeep.media.wav import read_wav
 from afterbeep.notify.attachment import make_attachment
 from afterbeep.store.accounts import Accounts, ListRecord
 from afterbeep.store.errors import InvalidValue, NotFound
@@ -400,12 +402,8 @@ async def forward_recorded(
     store: Store, message: MessageRecord, to: list[str], recording: bytes
 ) -> list[uuid.UUID]:
     """Forward with a comment recorded in the browser (any audio format)."""
-    from afterbeep.media.g711 import encode
-    from afterbeep.media.wav import read_wav
-
     samples, _rate = read_wav(await to_telephone_wav(recording))
-    codec: Codec = message.codec
-    comment = (codec, encode(codec, samples))
+    comment = (message.codec, encode(message.codec, samples))
     return await store.forward_message(message.id, to, comment, dt.datetime.now(dt.UTC))
 
 
