@@ -431,6 +431,16 @@ class Accounts:
             raise NotFound(f"no mailbox {number}")
         return records[0]
 
+    async def _mailbox_id(self, viewer: Viewer, number: str) -> int:
+        """The id of a mailbox ``viewer`` sees (one index probe: no counts, no greetings)."""
+        async with self._store._session() as session:
+            found = await session.scalar(
+                select(Mailbox.id).where(Mailbox.number == number, mailbox_scope(viewer))
+            )
+        if found is None:
+            raise NotFound(f"no mailbox {number}")
+        return found
+
     async def message(self, viewer: Viewer, message_id: uuid.UUID | str) -> MessageRecord:
         from afterbeep.store.repository import _message_id, _message_record
 
@@ -463,8 +473,8 @@ class Accounts:
         caller's name or number and in the transcript."""
         from afterbeep.store.repository import _message_record
 
-        mailbox = await self.mailbox(viewer, number)
-        query = select(Message).where(Message.mailbox_id == mailbox.id)
+        mailbox_id = await self._mailbox_id(viewer, number)
+        query = select(Message).where(Message.mailbox_id == mailbox_id)
         if folder is not None:
             query = query.where(Message.folder == validation.folder(folder))
         if search and any(ord(ch) < 32 for ch in search):
@@ -493,7 +503,7 @@ class Accounts:
         query = query.order_by(Message.received_at.desc(), Message.id.desc()).limit(limit + 1)
         async with self._store._session() as session:
             rows = list(await session.scalars(query))
-        records = [_message_record(m, mailbox.number) for m in rows[:limit]]
+        records = [_message_record(m, number) for m in rows[:limit]]
         more = len(rows) > limit
         return MessagePage(records, _make_cursor(records[-1]) if more and records else None)
 
@@ -579,12 +589,12 @@ class Accounts:
 
     async def folders(self, viewer: Viewer, number: str) -> dict[str, int]:
         """Messages per folder (the standard ones always listed)."""
-        mailbox = await self.mailbox(viewer, number)
+        mailbox_id = await self._mailbox_id(viewer, number)
         counts = {"new": 0, "old": 0, "saved": 0, "deleted": 0}
         async with self._store._session() as session:
             rows = await session.execute(
                 select(Message.folder, func.count())
-                .where(Message.mailbox_id == mailbox.id)
+                .where(Message.mailbox_id == mailbox_id)
                 .group_by(Message.folder)
             )
             counts.update({folder: int(count) for folder, count in rows})

@@ -217,7 +217,11 @@ class Greeting(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index(None, "mailbox_id", "folder", "received_at"),)
+    __table_args__ = (
+        # A folder's and a mailbox's messages newest first, in pages (id breaks ties).
+        Index(None, "mailbox_id", "folder", "received_at", "id"),
+        Index(None, "mailbox_id", "received_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
     mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))

@@ -1029,6 +1029,8 @@ async def _mailbox_records(
             func.count().label("total"),
             func.sum(case((Message.folder == Folder.NEW.value, 1), else_=0)).label("new"),
         )
+        # Only the mailboxes asked for: not every message of every tenant.
+        .where(Message.mailbox_id.in_(select(Mailbox.id).where(*where)))
         .group_by(Message.mailbox_id)
         .subquery()
     )

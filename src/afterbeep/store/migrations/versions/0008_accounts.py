@@ -1,5 +1,5 @@
 """Accounts: web/API users with roles, browser sessions, API tokens, mailbox owners;
-distribution lists.
+distribution lists; indexes for a mailbox's and a folder's messages newest first.
 
 Revision ID: 0008
 Revises: 0007
@@ -71,6 +71,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
     )
     op.create_index("ix_api_tokens_user_id", "api_tokens", ["user_id"])
+    op.create_index(
+        "ix_messages_mailbox_id_received_at_id", "messages", ["mailbox_id", "received_at", "id"]
+    )
+    # The folder index gains the id: pages of a folder need no sort step.
+    op.drop_index("ix_messages_mailbox_id_folder_received_at", "messages")
+    op.create_index(
+        "ix_messages_mailbox_id_folder_received_at_id",
+        "messages",
+        ["mailbox_id", "folder", "received_at", "id"],
+    )
     op.create_table(
         "distribution_lists",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -132,6 +142,13 @@ def downgrade() -> None:
         batch.drop_index("ix_mailboxes_owner_user_id")
         batch.drop_constraint("fk_mailboxes_owner_user_id_users", type_="foreignkey")
         batch.drop_column("owner_user_id")
+    op.drop_index("ix_messages_mailbox_id_folder_received_at_id", "messages")
+    op.create_index(
+        "ix_messages_mailbox_id_folder_received_at",
+        "messages",
+        ["mailbox_id", "folder", "received_at"],
+    )
+    op.drop_index("ix_messages_mailbox_id_received_at_id", "messages")
     op.drop_table("distribution_list_members")
     op.drop_table("distribution_lists")
     op.drop_table("api_tokens")
