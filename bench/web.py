@@ -122,6 +122,7 @@ def _rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """``count`` message rows and how many of them say RARE."""
     from afterbeep.domain import Codec, DiversionReason
+    from afterbeep.store.models import search_text
 
     reasons = list(DiversionReason)
     rows: list[dict[str, Any]] = []
@@ -136,13 +137,15 @@ def _rows(
                 words.insert(rng.randrange(len(words) + 1), RARE)
                 rare += 1
             transcript = " ".join(words).capitalize() + "."
+        caller_number = f"+1202{rng.randrange(10_000_000):07d}"
+        caller_name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         rows.append(
             {
                 "id": uuid.UUID(int=rng.getrandbits(128), version=4),
                 "mailbox_id": mailbox_id,
                 "folder": folder,
-                "caller_number": f"+1202{rng.randrange(10_000_000):07d}",
-                "caller_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                "caller_number": caller_number,
+                "caller_name": caller_name,
                 "called_number": NUMBER,
                 "reason": rng.choice(reasons),
                 "received_at": received,
@@ -153,6 +156,8 @@ def _rows(
                 "heard_at": None if folder == "new" else received + dt.timedelta(hours=2),
                 "call_id": f"{uuid.UUID(int=rng.getrandbits(128)).hex}@bench.example",
                 "transcript": transcript,
+                # Bulk INSERTs skip the ORM hook that fills it for the service.
+                "search_text": search_text(caller_name, caller_number, transcript),
             }
         )
     return rows, rare

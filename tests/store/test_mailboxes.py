@@ -276,3 +276,13 @@ async def test_profile_cache_sees_changes_made_through_the_store(store: Store) -
     assert second is not None and second.max_message_seconds == 60
     await store.remove_mailbox("7001")
     assert await store.find_mailbox("7001") is None
+
+
+async def test_removing_a_user_leaves_the_mailbox_without_owner(store: Store) -> None:
+    user = await store.accounts.add_user("a@x.example", "A", "long enough secret", "member")
+    await store.add_mailbox("100", "A")
+    await store.accounts.set_owner("100", user.id)
+    assert (await store.get_mailbox("100")).owner_user_id == user.id
+    await store.accounts.remove_user(user.id)
+    assert (await store.get_mailbox("100")).owner_user_id is None
+    assert (await store.get_mailbox("100")).name == "A"

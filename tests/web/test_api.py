@@ -265,3 +265,15 @@ async def test_values_no_column_can_hold_are_invalid_not_a_failure(site: Site) -
     for response in answers:
         assert response.status_code in (404, 422), response.text
         assert response.json()["error"]["code"] in ("not_found", "invalid")
+
+
+async def test_search_finds_transcript_words_in_any_case_and_script(site: Site) -> None:
+    await site.store.set_transcript(
+        site.messages["1001"][0], "Привет, это ÄRGER wegen der Rechnung"
+    )
+    async with site.client("bob") as client:
+        for words in ("привет", "ärger", "RECHNUNG"):
+            found = (await client.get(f"/api/v1/mailboxes/1001/messages?q={words}")).json()
+            assert [m["id"] for m in found["items"]] == [site.messages["1001"][0]], words
+        none = (await client.get("/api/v1/mailboxes/1001/messages?q=100%25")).json()
+    assert none["items"] == []  # % is a character to find, not a wildcard

@@ -480,14 +480,8 @@ class Accounts:
         if search and any(ord(ch) < 32 for ch in search):
             raise InvalidValue("a search cannot hold control characters")
         if search:
-            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip()) + "%"
-            query = query.where(
-                or_(
-                    Message.caller_name.ilike(pattern, escape="\\"),
-                    Message.caller_number.ilike(pattern, escape="\\"),
-                    Message.transcript.ilike(pattern, escape="\\"),
-                )
-            )
+            words = re.sub(r"([\\%_])", r"\\\1", search.strip().casefold())
+            query = query.where(Message.search_text.like(f"%{words}%", escape="\\"))
         if since is not None:
             query = query.where(Message.received_at >= since)
         if until is not None:

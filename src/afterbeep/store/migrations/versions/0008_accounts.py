@@ -19,6 +19,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _fold(caller_name: str, caller_number: str, transcript: str | None) -> str:
+    # As afterbeep.store.models.search_text (a migration must not import the models).
+    return f"{caller_name}\n{caller_number}\n{transcript or ''}".casefold()
+
+
 def upgrade() -> None:
     op.create_table(
         "users",
@@ -71,6 +76,29 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
     )
     op.create_index("ix_api_tokens_user_id", "api_tokens", ["user_id"])
+    op.add_column(
+        "messages", sa.Column("search_text", sa.Text(), server_default="", nullable=False)
+    )
+    messages = sa.table(
+        "messages",
+        sa.column("id", sa.String()),
+        sa.column("caller_name", sa.String()),
+        sa.column("caller_number", sa.String()),
+        sa.column("transcript", sa.Text()),
+        sa.column("search_text", sa.Text()),
+    )
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.select(messages.c.id, messages.c.caller_name, messages.c.caller_number,
+                  messages.c.transcript)
+    ).all()  # fmt: skip
+    for start in range(0, len(rows), 1000):
+        bind.execute(
+            messages.update()
+            .where(messages.c.id == sa.bindparam("key"))
+            .values(search_text=sa.bindparam("text")),
+            [{"key": r[0], "text": _fold(r[1], r[2], r[3])} for r in rows[start : start + 1000]],
+        )
     op.create_index(
         "ix_messages_mailbox_id_received_at_id", "messages", ["mailbox_id", "received_at", "id"]
     )
@@ -123,25 +151,32 @@ def upgrade() -> None:
             primary_key=True,
         ),
     )
-    # Recreated on SQLite: keep AUTOINCREMENT (ids of removed mailboxes are never reused).
-    with op.batch_alter_table("mailboxes", table_kwargs={"sqlite_autoincrement": True}) as batch:
-        batch.add_column(sa.Column("owner_user_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
+    # Not batch mode: on SQLite that recreates the table, and dropping the old one would
+    # cascade to every message (foreign keys are on and cannot be turned off inside the
+    # migration's transaction). SQLite adds a nullable column with its REFERENCES in place.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE mailboxes ADD COLUMN owner_user_id INTEGER "
+            "CONSTRAINT fk_mailboxes_owner_user_id_users REFERENCES users (id) ON DELETE SET NULL"
+        )
+    else:
+        op.add_column("mailboxes", sa.Column("owner_user_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
             "fk_mailboxes_owner_user_id_users",
+            "mailboxes",
             "users",
             ["owner_user_id"],
             ["id"],
             ondelete="SET NULL",
         )
-        batch.create_index("ix_mailboxes_owner_user_id", ["owner_user_id"])
+    op.create_index("ix_mailboxes_owner_user_id", "mailboxes", ["owner_user_id"])
 
 
 def downgrade() -> None:
-    # Recreated on SQLite: keep AUTOINCREMENT (ids of removed mailboxes are never reused).
-    with op.batch_alter_table("mailboxes", table_kwargs={"sqlite_autoincrement": True}) as batch:
-        batch.drop_index("ix_mailboxes_owner_user_id")
-        batch.drop_constraint("fk_mailboxes_owner_user_id_users", type_="foreignkey")
-        batch.drop_column("owner_user_id")
+    op.drop_index("ix_mailboxes_owner_user_id", "mailboxes")
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint("fk_mailboxes_owner_user_id_users", "mailboxes", type_="foreignkey")
+    op.drop_column("mailboxes", "owner_user_id")  # SQLite ≥ 3.35 drops it in place
     op.drop_index("ix_messages_mailbox_id_folder_received_at_id", "messages")
     op.create_index(
         "ix_messages_mailbox_id_folder_received_at",
@@ -149,6 +184,7 @@ def downgrade() -> None:
         ["mailbox_id", "folder", "received_at"],
     )
     op.drop_index("ix_messages_mailbox_id_received_at_id", "messages")
+    op.drop_column("messages", "search_text")
     op.drop_table("distribution_list_members")
     op.drop_table("distribution_lists")
     op.drop_table("api_tokens")
