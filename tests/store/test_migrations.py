@@ -25,8 +25,17 @@ def _schema_diff(connection: Connection) -> list[object]:
         # add a table constraint without recreating the table); SQLAlchemy's reflection
         # reads it without its name and ON DELETE, so it shows as one removed and one added
         # foreign key. test_removing_a_user_leaves_the_mailbox_without_owner checks it works.
-        diff = [d for d in diff if not _owner_fk(d)]
+        diff = [d for d in diff if not _owner_fk(d) and not _search_index(d)]
     return diff
+
+
+def _search_index(difference: object) -> bool:
+    """The FTS5 table of 0008 (and its shadow tables) on SQLite: no model describes it."""
+    return (
+        isinstance(difference, tuple)
+        and difference[0] == "remove_table"
+        and difference[1].name.startswith("messages_search")
+    )
 
 
 def _owner_fk(difference: object) -> bool:

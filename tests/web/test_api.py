@@ -6,6 +6,7 @@ import io
 import wave
 
 import numpy as np
+import pytest
 
 from afterbeep.media.wav import read_g711_wav
 from tests.web.conftest import Site
@@ -277,3 +278,26 @@ async def test_search_finds_transcript_words_in_any_case_and_script(site: Site) 
             assert [m["id"] for m in found["items"]] == [site.messages["1001"][0]], words
         none = (await client.get("/api/v1/mailboxes/1001/messages?q=100%25")).json()
     assert none["items"] == []  # % is a character to find, not a wildcard
+
+
+async def test_sqlite_search_index_follows_the_messages(site: Site) -> None:
+    if site.store.engine.dialect.name != "sqlite":
+        pytest.skip("the trigram index is SQLite's (PostgreSQL scans the folded column)")
+    from sqlalchemy import text
+
+    async def matches(word: str) -> int:
+        async with site.store.engine.connect() as conn:
+            found = await conn.scalar(
+                text("SELECT count(*) FROM messages_search WHERE messages_search MATCH :w"),
+                {"w": f'"{word}"'},
+            )
+        return int(found or 0)
+
+    message_id = site.messages["1001"][0]
+    await site.store.set_transcript(message_id, "quarterly invoice overdue")
+    assert await matches("invoice") == 1
+    await site.store.set_transcript(message_id, "never mind")
+    assert await matches("invoice") == 0
+    assert await matches("caller 1") == 3  # one in each of three mailboxes
+    await site.store.delete_message(site.messages["1002"][1])
+    assert await matches("caller 1") == 2

@@ -24,6 +24,32 @@ def _fold(caller_name: str, caller_number: str, transcript: str | None) -> str:
     return f"{caller_name}\n{caller_number}\n{transcript or ''}".casefold()
 
 
+# SQLite: a trigram full-text index over messages.search_text, kept by triggers, so that a
+# search for a word finds its rows without reading the whole mailbox. It maps FTS rows to
+# messages by rowid, which VACUUM may renumber: the search also checks search_text itself,
+# so a stale index can miss messages but never show wrong ones ('afterbeep check --fix'
+# rebuilds it).
+SQLITE_SEARCH = (
+    "CREATE VIRTUAL TABLE messages_search USING fts5("
+    "search_text, content='messages', content_rowid='rowid', tokenize='trigram')",
+    "CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN "
+    "INSERT INTO messages_search(rowid, search_text) VALUES (new.rowid, new.search_text); END",
+    "CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN "
+    "INSERT INTO messages_search(messages_search, rowid, search_text) "
+    "VALUES ('delete', old.rowid, old.search_text); END",
+    "CREATE TRIGGER messages_search_update AFTER UPDATE OF search_text ON messages BEGIN "
+    "INSERT INTO messages_search(messages_search, rowid, search_text) "
+    "VALUES ('delete', old.rowid, old.search_text); "
+    "INSERT INTO messages_search(rowid, search_text) VALUES (new.rowid, new.search_text); END",
+    "INSERT INTO messages_search(messages_search) VALUES ('rebuild')",
+)
+
+
+def _create_sqlite_search() -> None:
+    for statement in SQLITE_SEARCH:
+        op.execute(statement)
+
+
 def upgrade() -> None:
     op.create_table(
         "users",
@@ -99,6 +125,8 @@ def upgrade() -> None:
             .values(search_text=sa.bindparam("text")),
             [{"key": r[0], "text": _fold(r[1], r[2], r[3])} for r in rows[start : start + 1000]],
         )
+    if bind.dialect.name == "sqlite":
+        _create_sqlite_search()
     op.create_index(
         "ix_messages_mailbox_id_received_at_id", "messages", ["mailbox_id", "received_at", "id"]
     )
@@ -184,6 +212,10 @@ def downgrade() -> None:
         ["mailbox_id", "folder", "received_at"],
     )
     op.drop_index("ix_messages_mailbox_id_received_at_id", "messages")
+    if op.get_bind().dialect.name == "sqlite":
+        for name in ("insert", "delete", "update"):
+            op.execute(f"DROP TRIGGER messages_search_{name}")
+        op.execute("DROP TABLE messages_search")
     op.drop_column("messages", "search_text")
     op.drop_table("distribution_list_members")
     op.drop_table("distribution_lists")
