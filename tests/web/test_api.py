@@ -301,3 +301,21 @@ async def test_sqlite_search_index_follows_the_messages(site: Site) -> None:
     assert await matches("caller 1") == 3  # one in each of three mailboxes
     await site.store.delete_message(site.messages["1002"][1])
     assert await matches("caller 1") == 2
+
+
+async def test_check_fix_rebuilds_the_search_index(site: Site) -> None:
+    if site.store.engine.dialect.name != "sqlite":
+        pytest.skip("the trigram index is SQLite's")
+    from sqlalchemy import text
+
+    from afterbeep.store.retention import check
+
+    async with site.store.engine.begin() as conn:  # as a renumbering VACUUM would leave it
+        await conn.execute(
+            text("INSERT INTO messages_search(messages_search) VALUES ('delete-all')")
+        )
+    async with site.client("bob") as client:
+        assert (await client.get("/api/v1/mailboxes/1001/messages?q=caller")).json()["items"] == []
+        await check(site.store, fix=True)
+        found = (await client.get("/api/v1/mailboxes/1001/messages?q=caller")).json()
+    assert len(found["items"]) == 3

@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, delete, select, text, update
 
 from afterbeep.domain import Folder
 from afterbeep.store.blobs import PENDING_SUFFIX
@@ -218,4 +218,11 @@ async def check(store: Store, fix: bool = False) -> CheckReport:
                 await session.execute(delete(Message).where(Message.id.in_(ids)))
                 await session.commit()
         report.fixed = len(old) + len(report.missing_audio)
+        if store.engine.dialect.name == "sqlite":
+            # The search index maps rows by rowid, which a VACUUM may have renumbered.
+            async with store._session() as session:
+                await session.execute(
+                    text("INSERT INTO messages_search(messages_search) VALUES ('rebuild')")
+                )
+                await session.commit()
     return report
