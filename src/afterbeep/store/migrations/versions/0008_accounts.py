@@ -8,6 +8,7 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -48,6 +49,22 @@ SQLITE_SEARCH = (
 def _create_sqlite_search() -> None:
     for statement in SQLITE_SEARCH:
         op.execute(statement)
+
+
+def _create_postgresql_search(bind: sa.Connection) -> None:
+    """A trigram GIN index serves LIKE '%word%' on PostgreSQL. pg_trgm ships with
+    PostgreSQL but a database user may not be allowed to create it: then searches scan."""
+    try:
+        with bind.begin_nested():
+            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except sa.exc.DBAPIError as exc:
+        logging.getLogger("alembic").warning(
+            "no pg_trgm (%s): web searches will scan the mailbox", exc.orig
+        )
+        return
+    op.execute(
+        "CREATE INDEX ix_messages_search_text_trgm ON messages USING gin (search_text gin_trgm_ops)"
+    )
 
 
 def upgrade() -> None:
@@ -127,6 +144,8 @@ def upgrade() -> None:
         )
     if bind.dialect.name == "sqlite":
         _create_sqlite_search()
+    elif bind.dialect.name == "postgresql":
+        _create_postgresql_search(bind)
     op.create_index(
         "ix_messages_mailbox_id_received_at_id", "messages", ["mailbox_id", "received_at", "id"]
     )
@@ -212,6 +231,7 @@ def downgrade() -> None:
         ["mailbox_id", "folder", "received_at"],
     )
     op.drop_index("ix_messages_mailbox_id_received_at_id", "messages")
+    op.execute("DROP INDEX IF EXISTS ix_messages_search_text_trgm")
     if op.get_bind().dialect.name == "sqlite":
         for name in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER messages_search_{name}")
