@@ -246,3 +246,26 @@ async def test_pages_forbid_framing_and_sniffing(site: Site) -> None:
         page = await client.get("/login")
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_forward_with_a_recorded_comment_and_a_new_folder(site: Site) -> None:
+    from tests.web.test_api import _tone_wav
+
+    message_id = site.messages["1001"][0]
+    async with site.client() as client:
+        await _login(client, "alice@example.com")
+        csrf = _csrf((await client.get("/mailboxes/1001")).text)
+        done = await client.post(
+            f"/messages/{message_id}/forward",
+            data={"csrf": csrf, "to": "1002"},
+            files={"recording": ("comment.wav", _tone_wav(1.0), "audio/wav")},
+        )
+        assert done.status_code == 303
+        moved = await client.post(
+            f"/messages/{message_id}", data={"csrf": csrf, "action": "move", "folder": "clients"}
+        )
+        assert moved.status_code == 303
+    copies = await site.store.list_messages("1002", folder="new")
+    # 1 s of comment, 0.5 s of gap, then the 2 s message.
+    assert [round(m.duration_seconds, 1) for m in copies if m.called_number == "1001"] == [3.5]
+    assert (await site.store.get_message(message_id)).folder == "clients"
