@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import wave
 
@@ -282,7 +283,7 @@ async def test_search_finds_transcript_words_in_any_case_and_script(site: Site) 
 
 async def test_sqlite_search_index_follows_the_messages(site: Site) -> None:
     if site.store.engine.dialect.name != "sqlite":
-        pytest.skip("the trigram index is SQLite's (PostgreSQL scans the folded column)")
+        pytest.skip("the FTS5 index is SQLite's (PostgreSQL has a pg_trgm index)")
     from sqlalchemy import text
 
     async def matches(word: str) -> int:
@@ -319,3 +320,30 @@ async def test_check_fix_rebuilds_the_search_index(site: Site) -> None:
         await check(site.store, fix=True)
         found = (await client.get("/api/v1/mailboxes/1001/messages?q=caller")).json()
     assert len(found["items"]) == 3
+
+
+async def test_forward_with_a_recorded_comment(site: Site) -> None:
+    message_id = site.messages["1001"][0]
+    async with site.client("alice") as client:
+        done = await client.post(
+            f"/api/v1/messages/{message_id}/forward/recorded?to=1002",
+            content=_tone_wav(1.0),
+        )
+        assert done.status_code == 201, done.text
+        (new_id,) = done.json()["ids"]
+        copy = (await client.get(f"/api/v1/messages/{new_id}")).json()
+        junk = await client.post(
+            f"/api/v1/messages/{message_id}/forward/recorded?to=1002", content=b"no audio" * 30
+        )
+    assert copy["duration_seconds"] == 3.5  # 1 s comment, 0.5 s gap, 2 s message
+    assert junk.status_code == 422
+
+
+async def test_end_every_browser_session_through_the_api(site: Site) -> None:
+    bob = await site.store.accounts.user_by_email("bob@example.com")
+    now = dt.datetime.now(dt.UTC)
+    token, _csrf = await site.store.accounts.open_session(bob.id, now)
+    assert await site.store.accounts.session_viewer(token, now) is not None
+    async with site.client("bob") as client:
+        assert (await client.delete("/api/v1/sessions")).status_code == 204
+    assert await site.store.accounts.session_viewer(token, now) is None

@@ -45,6 +45,7 @@ CASES: dict[tuple[str, str], object] = {
     ("post", "/api/v1/messages/{message_id}/undelete"): None,
     ("get", "/api/v1/messages/{message_id}/audio"): None,
     ("post", "/api/v1/messages/{message_id}/forward"): {"to": ["2001"]},
+    ("post", "/api/v1/messages/{message_id}/forward/recorded"): _wav(),
     ("get", "/api/v1/lists/{list_id}"): None,
     ("put", "/api/v1/lists/{list_id}/members"): {"members": []},
     ("delete", "/api/v1/lists/{list_id}"): None,

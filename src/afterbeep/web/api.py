@@ -398,6 +398,28 @@ async def recipients(
     return list(dict.fromkeys(found))
 
 
+@router.post(
+    "/messages/{message_id}/forward/recorded",
+    response_model=schemas.Forwarded,
+    status_code=201,
+    openapi_extra=AUDIO_BODY,
+    summary="Forward with a spoken comment: the body is its audio (any common format)",
+)
+async def forward_with_recording(
+    message_id: uuid.UUID,
+    request: Request,
+    who: Who,
+    ctx: Ctx,
+    to: Annotated[list[str] | None, Query(max_length=100, description="mailboxes")] = None,
+    lists: Annotated[list[int] | None, Query(max_length=20, description="lists")] = None,
+) -> schemas.Forwarded:
+    message = await ctx.store.accounts.message(who.viewer, message_id)
+    numbers = await recipients(ctx.store.accounts, who, to or [], lists or [])
+    return schemas.Forwarded(
+        ids=await forward_recorded(ctx.store, message, numbers, await read_body(request))
+    )
+
+
 async def forward_recorded(
     store: Store, message: MessageRecord, to: list[str], recording: bytes
 ) -> list[uuid.UUID]:
@@ -475,6 +497,12 @@ async def remove_user(user_id: int, who: Who, ctx: Ctx) -> Response:
     await ctx.store.accounts.user(user_id, who.viewer)
     _admin(who)
     await ctx.store.accounts.remove_user(user_id)
+    return Response(status_code=204)
+
+
+@router.delete("/sessions", status_code=204, summary="Log out everywhere (browser sessions)")
+async def end_sessions(who: Who, ctx: Ctx) -> Response:
+    await ctx.store.accounts.close_all_sessions(who.viewer.user_id)
     return Response(status_code=204)
 
 
