@@ -155,3 +155,33 @@ def test_owner_sees_plays_forwards_deletes_and_changes_the_greeting(
     sent, _ = read_wav_any(speech.wav)
     score, _lag = best_correlation(heard_samples, sent)
     assert score > 0.7, f"the caller did not hear the uploaded greeting (score {score:.2f})"
+
+
+def test_api_over_http_on_the_running_server(
+    server: Server, sipp: Callable[..., SippResult], speech: Speech, tmp_path: Path
+) -> None:
+    """A script's view: a token from the CLI, the message a SIPp call left, its audio in two
+    ranges that join into what the caller said."""
+    import httpx
+
+    server.cli("user", "add", "ops@example.com", "--name", "Ops", "--role", "admin",
+               "--password-stdin", input_text=PASSWORD)  # fmt: skip
+    token = server.cli("user", "token", "ops@example.com").stdout.strip()
+    _deposit(sipp, server, speech, "1001")
+    server.wait_for_messages("1001", 1)
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.http_url, headers=headers, timeout=10) as client:
+        assert client.get("/api/v1/messages/x").status_code == 422
+        page = client.get("/api/v1/mailboxes/1001/messages").json()
+        (message,) = page["items"]
+        assert message["caller_name"] == "Carol Caller" and message["folder"] == "new"
+        head = client.get(message["audio_url"], headers={"Range": "bytes=0-9999"})
+        tail = client.get(message["audio_url"], headers={"Range": "bytes=10000-"})
+        assert (head.status_code, tail.status_code) == (206, 206)
+        (tmp_path / "message.wav").write_bytes(head.content + tail.content)
+        unauthenticated = httpx.get(f"{server.http_url}/api/v1/mailboxes", timeout=10)
+    assert unauthenticated.status_code == 401
+    recorded, _ = read_wav_any(tmp_path / "message.wav")
+    sent, _ = read_wav_any(speech.wav)
+    score, _lag = best_correlation(recorded, sent)
+    assert score > 0.9, f"the downloaded audio is not the message (score {score:.2f})"
