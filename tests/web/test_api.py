@@ -347,3 +347,22 @@ async def test_end_every_browser_session_through_the_api(site: Site) -> None:
     async with site.client("bob") as client:
         assert (await client.delete("/api/v1/sessions")).status_code == 204
     assert await site.store.accounts.session_viewer(token, now) is None
+
+
+async def test_pages_split_messages_received_at_the_same_instant(site: Site) -> None:
+    from tests.web.conftest import leave_message
+
+    at = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+    same = {await leave_message(site.store, "1002", "+1", f"Twin {i}", at) for i in range(5)}
+    seen: list[str] = []
+    url = "/api/v1/mailboxes/1002/messages?limit=2"
+    cursor = None
+    async with site.client("alice") as client:
+        while True:
+            page = (await client.get(url + (f"&cursor={cursor}" if cursor else ""))).json()
+            seen += [m["id"] for m in page["items"]]
+            if page["next_cursor"] is None:
+                break
+            cursor = page["next_cursor"]
+    assert len(seen) == len(set(seen)) == 8  # 5 twins and the 3 earlier ones, none twice
+    assert set(seen[:5]) == same

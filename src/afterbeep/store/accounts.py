@@ -27,11 +27,12 @@ from sqlalchemy import (
     ColumnElement,
     delete,
     func,
+    literal,
     literal_column,
-    or_,
     select,
     table,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -497,12 +498,12 @@ class Accounts:
             query = query.where(Message.received_at < until)
         if before is not None:
             at, last_id = _cursor(before)
-            query = query.where(
-                or_(
-                    Message.received_at < at,
-                    (Message.received_at == at) & (Message.id < last_id),
-                )
-            )
+            # A row-value comparison: the index on (mailbox, received_at, id) serves it as a
+            # range (an OR of the two cases made PostgreSQL filter row by row).
+            after = tuple_(
+                literal(at, Message.received_at.type), literal(last_id, Message.id.type)
+            )  # typed as the columns: UTC naive on SQLite, the UUID as its text
+            query = query.where(tuple_(Message.received_at, Message.id) < after)
         query = query.order_by(Message.received_at.desc(), Message.id.desc()).limit(limit + 1)
         async with self._store._session() as session:
             rows = list(await session.scalars(query))
