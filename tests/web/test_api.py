@@ -366,3 +366,37 @@ async def test_pages_split_messages_received_at_the_same_instant(site: Site) -> 
             cursor = page["next_cursor"]
     assert len(seen) == len(set(seen)) == 8  # 5 twins and the 3 earlier ones, none twice
     assert set(seen[:5]) == same
+
+
+async def test_a_provider_sets_up_an_organization(site: Site) -> None:
+    async with site.client("pat") as client:
+        org = await client.post("/api/v1/organizations", json={"slug": "globex", "name": "Globex"})
+        assert org.status_code == 201
+        user = await client.post(
+            "/api/v1/users",
+            json={
+                "email": "hank@globex.example",
+                "name": "Hank",
+                "password": "h" * 12,
+                "role": "admin",
+                "organization": "globex",
+            },
+        )
+        assert user.status_code == 201 and user.json()["organization"] == "globex"
+        mailbox = await client.post(
+            "/api/v1/mailboxes",
+            json={"number": "3001", "name": "Hank", "organization": "globex",
+                  "owner_user_id": user.json()["id"]},
+        )  # fmt: skip
+        assert mailbox.status_code == 201
+        slugs = [o["slug"] for o in (await client.get("/api/v1/organizations")).json()]
+    assert slugs == ["acme", "default", "globex"]
+    async with site.client("carol") as client:
+        assert [o["slug"] for o in (await client.get("/api/v1/organizations")).json()] == ["acme"]
+        denied = await client.post("/api/v1/organizations", json={"slug": "x", "name": "X"})
+        elsewhere = await client.post(
+            "/api/v1/mailboxes", json={"number": "3002", "name": "X", "organization": "globex"}
+        )
+        seen = [m["number"] for m in (await client.get("/api/v1/mailboxes")).json()]
+    assert (denied.status_code, elsewhere.status_code) == (403, 404)
+    assert seen == ["2001"]

@@ -96,9 +96,11 @@ async def list_mailboxes(who: Who, ctx: Ctx) -> list[schemas.Mailbox]:
 async def add_mailbox(body: schemas.MailboxNew, who: Who, ctx: Ctx) -> schemas.Mailbox:
     _admin(who)
     store, accounts = ctx.store, ctx.store.accounts
-    slug = await _organization_slug(accounts, who.viewer.organization_id)
+    slug = await _organization(accounts, who, body.organization)
     if body.owner_user_id is not None:
-        await accounts.user(body.owner_user_id, who.viewer)  # must be one the admin sees
+        owner = await accounts.user(body.owner_user_id, who.viewer)  # one the caller sees
+        if owner.organization != slug:
+            raise NotFound(f"no user {body.owner_user_id} in organization {slug}")
     record = await store.add_mailbox(
         body.number, body.name, organization=slug, emails=", ".join(body.emails)
     )
@@ -107,11 +109,32 @@ async def add_mailbox(body: schemas.MailboxNew, who: Who, ctx: Ctx) -> schemas.M
     return schemas.Mailbox.of(await accounts.mailbox(who.viewer, record.number))
 
 
-async def _organization_slug(accounts: Accounts, organization_id: int) -> str:
-    for org in await accounts.organizations():
-        if org.id == organization_id:
+async def _organization(accounts: Accounts, who: Identity, slug: str | None) -> str:
+    """The organization a new mailbox or user goes to: the caller's own, or for a provider
+    the one named."""
+    for org in await accounts.organizations(who.viewer):
+        if org.slug == slug or (slug is None and org.id == who.viewer.organization_id):
             return org.slug
-    raise NotFound("no organization")
+    raise NotFound(f"no organization {slug}")
+
+
+@router.get("/organizations", response_model=list[schemas.Organization])
+async def list_organizations(who: Who, ctx: Ctx) -> list[schemas.Organization]:
+    """A provider's every organization; anyone else's own."""
+    return [
+        schemas.Organization(slug=o.slug, name=o.name)
+        for o in await ctx.store.accounts.organizations(who.viewer)
+    ]
+
+
+@router.post("/organizations", response_model=schemas.Organization, status_code=201)
+async def add_organization(
+    body: schemas.OrganizationNew, who: Who, ctx: Ctx
+) -> schemas.Organization:
+    if who.viewer.role is not Role.PROVIDER:
+        raise Forbidden("only a provider administrator may add organizations")
+    record = await ctx.store.accounts.add_organization(body.slug, body.name)
+    return schemas.Organization(slug=record.slug, name=record.name)
 
 
 @router.get("/mailboxes/{number}", response_model=schemas.Mailbox)
@@ -485,7 +508,7 @@ async def add_user(body: schemas.UserNew, who: Who, ctx: Ctx) -> schemas.User:
     if body.role is Role.PROVIDER and who.viewer.role is not Role.PROVIDER:
         raise Forbidden("only a provider administrator may create provider administrators")
     accounts = ctx.store.accounts
-    slug = await _organization_slug(accounts, who.viewer.organization_id)
+    slug = await _organization(accounts, who, body.organization)
     record = await accounts.add_user(
         body.email, body.name, body.password, body.role, slug, body.timezone
     )

@@ -86,10 +86,29 @@ class Mailbox(BaseModel):
         )
 
 
+class Organization(BaseModel):
+    slug: str
+    name: str
+
+
+class OrganizationNew(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    name: str = Field(min_length=1, max_length=200)
+
+
+ORGANIZATION = Field(
+    default=None,
+    max_length=64,
+    description="its organization's slug (providers only; default: your own)",
+)
+
+
 class MailboxNew(BaseModel):
     model_config = ConfigDict(extra="forbid")
     number: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
+    organization: str | None = ORGANIZATION
     owner_user_id: int | None = None
     emails: list[str] = []
 
@@ -220,6 +239,7 @@ class UserNew(BaseModel):
     password: str = Field(min_length=10, max_length=1024)
     role: Role = Role.MEMBER
     timezone: str = "UTC"
+    organization: str | None = ORGANIZATION
 
 
 class TokenNew(BaseModel):
