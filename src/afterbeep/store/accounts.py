@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
     ColumnElement,
     delete,
-    func,
     literal,
     literal_column,
     select,
@@ -145,7 +143,6 @@ class Accounts:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._hasher = PasswordHasher()
-        self._dummy_hash: str | None = None
 
     # -- organizations and users --------------------------------------------------------------
 
@@ -279,7 +276,6 @@ class Accounts:
 
     async def set_owner(self, number: str, user_id: int | None) -> None:
         """Give mailbox ``number`` to ``user_id`` (of the same organization), or to nobody."""
-        self._store._profiles.clear()
         async with self._store._session() as session:
             mailbox = await session.scalar(select(Mailbox).where(Mailbox.number == number))
             if mailbox is None:
@@ -305,24 +301,12 @@ class Accounts:
         async with self._store._session() as session:
             user = await session.scalar(select(User).where(User.email == email))
             password_hash = None if user is None else user.password_hash
-        if await self._verify(password_hash, secret) and user is not None:
+        if await logins.verify(password_hash, secret) and user is not None:
             await logins.forget(keys[0])
             return await self.viewer(user.id)
         if await logins.fail(keys, now):
             raise TooManyAttempts("too many failed logins: try again later")
         return None
-
-    async def _verify(self, password_hash: str | None, secret: str) -> bool:
-        if password_hash is None:
-            if self._dummy_hash is None:
-                self._dummy_hash = await asyncio.to_thread(self._hasher.hash, secrets.token_hex())
-            password_hash, secret = self._dummy_hash, ""  # same time as a real check
-        try:
-            return bool(secret) and await asyncio.to_thread(
-                self._hasher.verify, password_hash, secret
-            )
-        except (VerificationError, InvalidHashError):
-            return False
 
     async def viewer(self, user_id: int) -> Viewer:
         async with self._store._session() as session:
@@ -442,7 +426,7 @@ class Accounts:
             raise NotFound(f"no mailbox {number}")
         return records[0]
 
-    async def _mailbox_id(self, viewer: Viewer, number: str) -> int:
+    async def mailbox_id(self, viewer: Viewer, number: str) -> int:
         """The id of a mailbox ``viewer`` sees (one index probe: no counts, no greetings)."""
         async with self._store._session() as session:
             found = await session.scalar(
@@ -484,14 +468,14 @@ class Accounts:
         caller's name or number and in the transcript."""
         from afterbeep.store.repository import _message_record
 
-        mailbox_id = await self._mailbox_id(viewer, number)
+        mailbox_id = await self.mailbox_id(viewer, number)
         query = select(Message).where(Message.mailbox_id == mailbox_id)
         if folder is not None:
             query = query.where(Message.folder == validation.folder(folder))
         if search and any(ord(ch) < 32 for ch in search):
             raise InvalidValue("a search cannot hold control characters")
         if search:
-            query = query.where(*_search(search, self._store.engine.dialect.name))
+            query = query.where(*message_search(search, self._store.engine.dialect.name))
         if since is not None:
             query = query.where(Message.received_at >= since)
         if until is not None:
@@ -593,16 +577,10 @@ class Accounts:
 
     async def folders(self, viewer: Viewer, number: str) -> dict[str, int]:
         """Messages per folder (the standard ones always listed)."""
-        mailbox_id = await self._mailbox_id(viewer, number)
-        counts = {"new": 0, "old": 0, "saved": 0, "deleted": 0}
-        async with self._store._session() as session:
-            rows = await session.execute(
-                select(Message.folder, func.count())
-                .where(Message.mailbox_id == mailbox_id)
-                .group_by(Message.folder)
-            )
-            counts.update({folder: int(count) for folder, count in rows})
-        return counts
+        await self.mailbox_id(viewer, number)
+        return {"new": 0, "old": 0, "saved": 0, "deleted": 0} | await self._store.folder_counts(
+            number
+        )
 
 
 def _list_scope(viewer: Viewer) -> ColumnElement[bool]:
@@ -611,7 +589,7 @@ def _list_scope(viewer: Viewer) -> ColumnElement[bool]:
     return DistributionList.organization_id == viewer.organization_id
 
 
-def _search(text: str, dialect: str) -> list[ColumnElement[bool]]:
+def message_search(text: str, dialect: str) -> list[ColumnElement[bool]]:
     """Messages whose caller name, number or transcript contain ``text`` (any case).
 
     On SQLite a trigram index (``messages_search``, migration 0008) finds the candidates

@@ -55,7 +55,7 @@ class Logins:
             pin_hash = None if mailbox is None else mailbox.pin_hash
             must_change = mailbox is not None and mailbox.pin_must_change
         # Outside the session: argon2 takes tens of milliseconds of CPU.
-        matches = await self._verify(pin_hash, pin)
+        matches = await self.verify(pin_hash, pin)
         if matches and not mailbox_locked:
             # The count starts again; the number of locks stays, so that an attack resumed
             # after the owner's login meets the longer lock it had earned.
@@ -108,7 +108,10 @@ class Logins:
             )
             await session.commit()
 
-    async def _verify(self, pin_hash: str | None, pin: str) -> bool:
+    async def verify(self, pin_hash: str | None, pin: str) -> bool:
+        """Whether ``pin`` (or a web password) matches ``pin_hash``. With no hash (an unknown
+        mailbox or user) a dummy one is checked: a wrong name and a wrong secret take the same
+        time."""
         if pin_hash is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await asyncio.to_thread(self._hasher.hash, secrets.token_hex(8))

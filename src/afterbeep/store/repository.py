@@ -21,7 +21,7 @@ import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, case, delete, event, func, or_, select, update
+from sqlalchemy import ColumnElement, case, delete, event, func, select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -42,7 +42,7 @@ from afterbeep.domain import (
 from afterbeep.media.g711 import encode, transcode
 from afterbeep.media.wav import WavError, encode_wav, read_g711_wav, read_wav
 from afterbeep.store import validation
-from afterbeep.store.accounts import Accounts
+from afterbeep.store.accounts import Accounts, message_search
 from afterbeep.store.blobs import (
     PENDING_SUFFIX,
     FileBlobStore,
@@ -564,16 +564,7 @@ class Store:
         if folder is not None:
             query = query.where(Message.folder == folder)
         if search:
-            pattern = (
-                "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            )
-            query = query.where(
-                or_(
-                    Message.transcript.ilike(pattern, escape="\\"),
-                    Message.caller_name.ilike(pattern, escape="\\"),
-                    Message.caller_number.ilike(pattern, escape="\\"),
-                )
-            )
+            query = query.where(*message_search(search, self.engine.dialect.name))
         async with self._session() as session:
             if mailbox_number is not None:
                 mailbox = await _get_mailbox(session, mailbox_number)

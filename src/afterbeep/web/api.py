@@ -146,7 +146,7 @@ async def get_mailbox(number: str, who: Who, ctx: Ctx) -> schemas.Mailbox:
 async def change_mailbox(
     number: str, body: schemas.MailboxSettings, who: Who, ctx: Ctx
 ) -> schemas.Mailbox:
-    await ctx.store.accounts.mailbox(who.viewer, number)
+    await ctx.store.accounts.mailbox_id(who.viewer, number)
     await apply_settings(ctx.store, number, body)
     return schemas.Mailbox.of(await ctx.store.accounts.mailbox(who.viewer, number))
 
@@ -169,7 +169,7 @@ async def apply_settings(store: Store, number: str, body: schemas.MailboxSetting
 
 @router.delete("/mailboxes/{number}", status_code=204)
 async def remove_mailbox(number: str, who: Who, ctx: Ctx) -> Response:
-    await ctx.store.accounts.mailbox(who.viewer, number)
+    await ctx.store.accounts.mailbox_id(who.viewer, number)
     _admin(who)
     await ctx.store.remove_mailbox(number)
     return Response(status_code=204)
@@ -177,7 +177,7 @@ async def remove_mailbox(number: str, who: Who, ctx: Ctx) -> Response:
 
 @router.put("/mailboxes/{number}/pin", status_code=204)
 async def change_pin(number: str, body: schemas.PinChange, who: Who, ctx: Ctx) -> Response:
-    await ctx.store.accounts.mailbox(who.viewer, number)
+    await ctx.store.accounts.mailbox_id(who.viewer, number)
     await ctx.store.set_own_pin(number, body.pin)
     return Response(status_code=204)
 
@@ -223,9 +223,9 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 @router.get("/mailboxes/{number}/events", response_class=StreamingResponse)
 async def events(number: str, who: Who, ctx: Ctx) -> StreamingResponse:
     """Server-sent events: ``changed`` whenever the mailbox's messages change."""
-    mailbox = await ctx.store.accounts.mailbox(who.viewer, number)
+    mailbox_id = await ctx.store.accounts.mailbox_id(who.viewer, number)
     return StreamingResponse(
-        ctx.hub.stream(mailbox.id),
+        ctx.hub.stream(mailbox_id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -240,7 +240,7 @@ async def events(number: str, who: Who, ctx: Ctx) -> StreamingResponse:
 async def export(number: str, who: Who, ctx: Ctx) -> FileResponse:
     from afterbeep.store.archive import export_mailbox
 
-    await ctx.store.accounts.mailbox(who.viewer, number)
+    await ctx.store.accounts.mailbox_id(who.viewer, number)
     fd, name = tempfile.mkstemp(prefix="afterbeep-export-", suffix=".zip")
     os.close(fd)
     path = Path(name)
@@ -277,7 +277,7 @@ AUDIO_BODY: dict[str, Any] = {
 async def put_greeting(
     number: str, kind: GreetingKind, request: Request, who: Who, ctx: Ctx
 ) -> Response:
-    await ctx.store.accounts.mailbox(who.viewer, number)
+    await ctx.store.accounts.mailbox_id(who.viewer, number)
     wav = await to_telephone_wav(await read_body(request))
     await ctx.store.set_greeting(number, kind, wav)
     return Response(status_code=204)
@@ -299,14 +299,14 @@ async def read_body(request: Request) -> bytes:
     responses={200: {"content": {"audio/wav": {}}}},
 )
 async def get_greeting(number: str, kind: GreetingKind, who: Who, ctx: Ctx) -> FileResponse:
-    await ctx.store.accounts.mailbox(who.viewer, number)
+    await ctx.store.accounts.mailbox_id(who.viewer, number)
     key = await ctx.store.greeting_key(number, kind)
     return FileResponse(ctx.store.blobs.path(key), media_type="audio/wav")
 
 
 @router.delete("/mailboxes/{number}/greetings/{kind}", status_code=204)
 async def delete_greeting(number: str, kind: GreetingKind, who: Who, ctx: Ctx) -> Response:
-    await ctx.store.accounts.mailbox(who.viewer, number)
+    await ctx.store.accounts.mailbox_id(who.viewer, number)
     await ctx.store.remove_greeting(number, kind)
     return Response(status_code=204)
 
@@ -370,7 +370,7 @@ async def message_audio(
     name = _audio_name(message)
     disposition = "attachment" if download else "inline"
     if format == "mp3":
-        wav = await ctx.store.message_audio(message.id)
+        wav = await ctx.store.read_audio(message.audio_key)
         attachment = await asyncio.to_thread(make_attachment, wav, AudioFormat.MP3, name)
         return Response(
             attachment.data,

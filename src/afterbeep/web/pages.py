@@ -332,7 +332,7 @@ async def save_settings(
 ) -> Response:
     store = context(request).store
     who = await require(request, store)
-    await store.accounts.mailbox(who.viewer, number)
+    await store.accounts.mailbox_id(who.viewer, number)
     body = schemas.MailboxSettings(
         name=name,
         emails=[e.strip() for e in emails.split(",") if e.strip()],
@@ -369,7 +369,7 @@ async def upload_greeting(
 ) -> Response:
     store = context(request).store
     who = await require(request, store)
-    await store.accounts.mailbox(who.viewer, number)
+    await store.accounts.mailbox_id(who.viewer, number)
     try:
         wav = await to_telephone_wav(await audio.read())
     except StoreError as exc:
@@ -382,7 +382,7 @@ async def upload_greeting(
 async def delete_greeting(request: Request, number: str, kind: GreetingKind) -> Response:
     store = context(request).store
     who = await require(request, store)
-    await store.accounts.mailbox(who.viewer, number)
+    await store.accounts.mailbox_id(who.viewer, number)
     await store.remove_greeting(number, kind)
     return _settings_back(number, f"{kind.value} greeting removed")
 
@@ -393,7 +393,7 @@ async def change_pin(
 ) -> Response:
     store = context(request).store
     who = await require(request, store)
-    await store.accounts.mailbox(who.viewer, number)
+    await store.accounts.mailbox_id(who.viewer, number)
     try:
         await store.set_own_pin(number, pin)
     except InvalidValue as exc:
