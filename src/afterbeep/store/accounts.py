@@ -599,7 +599,7 @@ def message_search(text: str, dialect: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [Message.search_text.like(pattern, escape="\\")]
     if dialect == "sqlite" and len(folded) >= 3:
         phrase = '"' + folded.replace('"', '""') + '"'
-        candidates = literal_column("rowid").in_(
+        candidates = literal_column("messages.rowid").in_(
             select(literal_column("rowid"))
             .select_from(table("messages_search"))
             .where(literal_column("messages_search").op("MATCH")(phrase))
