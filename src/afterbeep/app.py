@@ -36,6 +36,8 @@ from afterbeep.sip.useragent import (
     InDialogRequest,
     ReInvite,
     RequestCompleted,
+    Session,
+    SessionState,
     SubscriptionEnded,
     SubscriptionRefreshed,
     UnsolicitedNotifyCompleted,
@@ -54,6 +56,14 @@ from afterbeep.web.server import WebServer
 log = logging.getLogger("afterbeep")
 
 HOUSEKEEPING_EVERY = 3600.0  # seconds between retention purges
+RING_AFTER = 0.2  # seconds: a call not answered by then hears ringing (180)
+TRYING_AFTER = 0.1  # seconds: an INVITE not answered by then gets 100 Trying (§17.2.1)
+_MWI_EVENTS = (
+    IncomingSubscribe,
+    SubscriptionRefreshed,
+    SubscriptionEnded,
+    UnsolicitedNotifyCompleted,
+)
 
 
 class Application:
@@ -103,7 +113,9 @@ class Application:
         media_host = settings.sip_host if settings.sip_host not in ("0.0.0.0", "::") else ""
         self.media = MediaEngine(media_host or "0.0.0.0", settings.rtp_ports)
         advertised = settings.external_address or (media_host or None)
-        self.ua = UserAgent(advertised_host=advertised, port=settings.sip_port)
+        self.ua = UserAgent(
+            advertised_host=advertised, port=settings.sip_port, trying_after=TRYING_AFTER
+        )
         self.sip = SipTransport(self.ua, self._on_event)
         self.mwi = MwiService(self.store, self.sip, self._mwi_options())
         await self.sip.start(settings.sip_host, settings.sip_port)
@@ -218,8 +230,7 @@ class Application:
     # ---- SIP events ------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        mwi = IncomingSubscribe | SubscriptionRefreshed | SubscriptionEnded
-        if isinstance(event, mwi | UnsolicitedNotifyCompleted):
+        if isinstance(event, _MWI_EVENTS):
             self.mwi.on_event(event)  # message-waiting lamps
             return
         if isinstance(event, IncomingCall):
@@ -269,8 +280,15 @@ class Application:
         self.calls_total += 1
         key = id(call)
         self.calls[key] = call
-        self.sip.act(lambda now: self.ua.ring(session, now))
-        call.task = asyncio.get_running_loop().create_task(self._run_call(key, call))
+        loop = asyncio.get_running_loop()
+        # Ring only when answering takes a while: most calls are answered within
+        # milliseconds, and the 100 Trying already told the caller we are at it.
+        loop.call_later(RING_AFTER, self._ring, session)
+        call.task = loop.create_task(self._run_call(key, call))
+
+    def _ring(self, session: Session) -> None:
+        if session.state is SessionState.INCOMING:
+            self.sip.act(lambda now: self.ua.ring(session, now))
 
     async def _speak(self, text: str, codec: Codec, language: str) -> bytes:
         """A typed comment (web forwarding) as speech."""

@@ -76,6 +76,37 @@ class TestInviteServer:
         assert tx.state is State.PROCEEDING
         assert wire.timers.next_deadline() is None  # no timers run in Proceeding
 
+    def test_trying_waits_for_the_tu_and_is_skipped_when_it_answers_first(self) -> None:
+        # §17.2.1: no 100 is needed when the TU answers within 200 ms.
+        wire = Wire()
+        tx = invite_tx(wire)
+        tx.trying(lambda: resp(100, "Trying"), 0.1, 0.0)
+        assert wire.sent == []
+        wire.now = 0.05
+        tx.respond(resp(200, "OK"), 0.05)
+        wire.run_until(0.5)
+        assert [data for _, data in wire.sent] == [bytes(resp(200, "OK"))]
+
+    def test_trying_goes_out_when_the_tu_is_slow(self) -> None:
+        wire = Wire()
+        tx = invite_tx(wire)
+        tx.trying(lambda: resp(100, "Trying"), 0.1, 0.0)
+        wire.run_until(0.3)
+        assert wire.sent == [(0.1, bytes(resp(100, "Trying")))]
+        wire.now = 0.6
+        tx.receive_request("INVITE", 0.6)  # a retransmission gets the 100 again
+        assert wire.sent[-1] == (0.6, bytes(resp(100, "Trying")))
+
+    def test_a_retransmitted_invite_gets_trying_at_once(self) -> None:
+        wire = Wire()
+        tx = invite_tx(wire)
+        tx.trying(lambda: resp(100, "Trying"), 0.1, 0.0)
+        wire.now = 0.05
+        tx.receive_request("INVITE", 0.05)
+        assert wire.sent == [(0.05, bytes(resp(100, "Trying")))]
+        wire.run_until(0.5)
+        assert len(wire.sent) == 1  # not sent a second time by the timer
+
     def test_non_2xx_is_retransmitted_by_timer_g_then_timer_h_gives_up(self) -> None:
         # §17.2.1: Timer G fires at T1, 2T1, 4T1 … capped at T2; Timer H = 64·T1.
         wire = Wire()

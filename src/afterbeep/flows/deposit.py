@@ -21,9 +21,7 @@ from afterbeep.domain import (
     WarningMode,
 )
 from afterbeep.flows.ports import MessageStore, RecordingSink
-from afterbeep.flows.prompts import Prompts
-from afterbeep.media import tones
-from afterbeep.media.g711 import encode
+from afterbeep.flows.prompts import Prompts, beep, silence, warning_tone
 from afterbeep.media.wav import WavError, to_telephone
 
 log = logging.getLogger(__name__)
@@ -82,13 +80,13 @@ class Deposit:
                 return
             if not await self._greet(call, mailbox, reason):
                 return  # transferred to the operator
-            await call.play(encode(call.codec, tones.beep()))
+            await call.play(beep(call.codec))
             sink = self._store.start_recording(mailbox, caller, call.codec, self._now())
             result = await call.record(
                 sink,
                 max_seconds=room,
                 silence_seconds=mailbox.max_silence_seconds,
-                warn_before_end=encode(call.codec, tones.warning_tone()),
+                warn_before_end=warning_tone(call.codec),
             )
         except CallGone:
             # Hung up before the beep: nothing recorded, a missed call.
@@ -182,7 +180,7 @@ class Deposit:
             name = self._prompts.get("person_at", codec, language) + self._prompts.say_digits(
                 mailbox.number, codec, language
             )
-        gap = encode(codec, tones.silence(0.15))
+        gap = silence(0.15, codec)
         return name + gap + self._prompts.get("not_available", codec, language)
 
     async def _warning(self, call: Call, mailbox: MailboxProfile) -> bytes:

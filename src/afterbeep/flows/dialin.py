@@ -35,9 +35,8 @@ from afterbeep.domain import (
     WarningMode,
 )
 from afterbeep.flows.ports import MailboxAccess
-from afterbeep.flows.prompts import Prompts
-from afterbeep.media import tones
-from afterbeep.media.g711 import encode, transcode
+from afterbeep.flows.prompts import Prompts, beep
+from afterbeep.media.g711 import transcode
 from afterbeep.media.wav import WavError, encode_wav, read_g711_wav, to_telephone
 from afterbeep.speech import phrases
 
@@ -502,7 +501,7 @@ class DialIn:
 
     async def _record(self, s: _Session, max_seconds: float) -> bytes:
         """Beep, then what the owner says until '#', silence or ``max_seconds``."""
-        await s.call.play(encode(s.codec, tones.beep()))
+        await s.call.play(beep(s.codec))
         buffer = _Buffer()
         result = await s.call.record(
             buffer,

@@ -18,6 +18,7 @@ was not warmed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -90,8 +91,7 @@ class Prompts:
         return audio
 
     def sequence(self, names: list[str], codec: Codec, language: str = "en") -> bytes:
-        gap = encode(codec, tones.silence(GAP_SECONDS))
-        return gap.join(self.get(name, codec, language) for name in names)
+        return silence(GAP_SECONDS, codec).join(self.get(name, codec, language) for name in names)
 
     def say_digits(self, number: str, codec: Codec, language: str = "en") -> bytes:
         names = [DIGIT_NAMES[d] for d in number if d in DIGIT_NAMES]
@@ -274,3 +274,21 @@ class Prompts:
                 raise
         except OSError as exc:  # the cache is an optimisation: a read-only folder is no error
             log.warning("cannot write prompt cache %s: %s", path, exc)
+
+
+@functools.cache
+def silence(seconds: float, codec: Codec) -> bytes:
+    """Encoded silence, made once per length and codec (it goes between prompts on every call)."""
+    return encode(codec, tones.silence(seconds))
+
+
+@functools.cache
+def beep(codec: Codec) -> bytes:
+    """The record beep, encoded once per codec."""
+    return encode(codec, tones.beep())
+
+
+@functools.cache
+def warning_tone(codec: Codec) -> bytes:
+    """The "time is nearly up" pips, encoded once per codec."""
+    return encode(codec, tones.warning_tone())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 
@@ -17,6 +18,7 @@ def route_address(peer: str) -> str:
         return "127.0.0.1"
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every SIP message sent: a handful of peers
 def is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

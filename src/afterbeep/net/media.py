@@ -102,8 +102,8 @@ class RtpStream(asyncio.DatagramProtocol):
         self.receiver: RtpReceiver | None = None
         self._dtmf_pt = -1
         self._sender: RtpSender | None = None
-        self._queue: list[bytes] = []  # audio to play, in PACKET_BYTES slices
-        self._position = 0
+        self._audio = b""  # what is playing: whole packets, sent PACKET_BYTES at a time
+        self._position = 0  # the offset of the next packet in _audio
         self._last_tick = -1
         self._done: asyncio.Future[None] | None = None
         self.on_digit: Callable[[str], None] | None = None
@@ -160,29 +160,30 @@ class RtpStream(asyncio.DatagramProtocol):
         if len(audio) % PACKET_BYTES:
             # Whole packets only, so timestamps stay exact: pad the end with silence.
             audio += bytes([self._silence]) * (PACKET_BYTES - len(audio) % PACKET_BYTES)
-        self._queue = [audio[i : i + PACKET_BYTES] for i in range(0, len(audio), PACKET_BYTES)]
+        self._audio = audio
         self._position = 0
-        if not self._queue:
+        if not audio:
             self._done.set_result(None)
             return self._done
         self._clock.add(self)
         return self._done
 
     def stop_playing(self) -> None:
-        self._queue = []
+        self._audio = b""
         self._clock.discard(self)
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
 
     def send_next(self, tick: int) -> bool:
         """Called by the clock each tick; False when there is nothing left to play."""
-        if self._position >= len(self._queue):
+        position = self._position
+        if position >= len(self._audio):
             if self._done is not None and not self._done.done():
                 self._done.set_result(None)
             return False
         sender = self._sender
-        payload = self._queue[self._position]
-        self._position += 1
+        payload = self._audio[position : position + PACKET_BYTES]
+        self._position = position + PACKET_BYTES
         if sender is None or self.remote is None or self._transport is None:
             return True
         if self._last_tick >= 0 and tick > self._last_tick + 1:

@@ -148,18 +148,19 @@ def make_response(
     content_type: str | None = None,
 ) -> Response:
     """§8.2.6.2: copy Via, From, To (adding our tag), Call-ID and CSeq from the request."""
-    out = Headers()
-    for name in ("Via", "From"):
-        for value in request.headers.get_all(name):
-            out.add(name, value)
-    to = request.headers.get("To") or ""
+    copied = request.headers
+    fields = [("Via", value) for value in copied.get_all("Via")]
+    fields += [("From", value) for value in copied.get_all("From")]
+    to = copied.get("To") or ""
     if to_tag and ";tag=" not in to.replace(" ", "").lower():
         to = f"{to};tag={to_tag}"
-    out.add("To", to)
-    out.add("Call-ID", request.headers.get("Call-ID") or "")
-    out.add("CSeq", request.headers.get("CSeq") or "")
-    for name, value in headers or ():
-        out.add(name, value)
+    fields += [
+        ("To", to),
+        ("Call-ID", copied.get("Call-ID") or ""),
+        ("CSeq", copied.get("CSeq") or ""),
+    ]
+    if headers:
+        fields += headers
     if content_type is not None:
-        out.add("Content-Type", content_type)
-    return Response(out, body, status, reason or REASONS.get(status, "Unknown"))
+        fields.append(("Content-Type", content_type))
+    return Response(Headers(fields), body, status, reason or REASONS.get(status, "Unknown"))

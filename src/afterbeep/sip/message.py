@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from afterbeep.sip.errors import SipSyntaxError
 from afterbeep.sip.uri import (
-    TOKEN_CHARS,
+    TOKEN,
     NameAddr,
     SipUri,
     is_digits,
@@ -57,20 +58,40 @@ MAX_MESSAGE = 65_535  # larger messages are refused (a UDP datagram cannot be la
 MAX_HEADERS = 256
 
 
+# Every known spelling (lower-cased long and compact forms) → the canonical name.
+_NAMES = {**_CANONICAL, **COMPACT}
+_KEYS: dict[str, str] = {}  # a look-up name as our code writes it → its index key
+
+
 def canonical_name(name: str) -> str:
-    lower = name.lower()
-    if lower in COMPACT:
-        return COMPACT[lower]
-    return _CANONICAL.get(lower, name)
+    return _NAMES.get(name.lower(), name)
+
+
+def _key(name: str) -> str:
+    """The index key of a header name (its canonical form, lower-cased), memoised: look-ups
+    use a few dozen literal names, parsing SIP calls them for every message."""
+    key = _KEYS.get(name)
+    if key is None:
+        key = canonical_name(name).lower()
+        if len(_KEYS) < 512:  # names from peers (``Headers.set``) must not grow it forever
+            _KEYS[name] = key
+    return key
 
 
 class Headers:
-    """Ordered header fields; look-ups are case-insensitive and know the compact forms."""
+    """Ordered header fields; look-ups are case-insensitive and know the compact forms.
 
-    __slots__ = ("_fields",)
+    Look-ups go through an index built at the first one; parsed values (a Via, a name-addr)
+    are memoised in ``memo`` under their header's key. A change drops the index and the
+    changed header's parsed value.
+    """
+
+    __slots__ = ("_fields", "_index", "memo")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
         self._fields: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in fields]
+        self._index: dict[str, list[str]] | None = None
+        self.memo: dict[str, object] = {}
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._fields)
@@ -78,30 +99,50 @@ class Headers:
     def __len__(self) -> int:
         return len(self._fields)
 
+    def _values(self, key: str) -> list[str] | None:
+        index = self._index
+        if index is None:
+            index = {}
+            for field_name, value in self._fields:
+                index.setdefault(field_name.lower(), []).append(value)
+            self._index = index
+        return index.get(key)
+
+    def _changed(self, key: str) -> None:
+        self._index = None
+        self.memo.pop(key, None)
+
     def get(self, name: str) -> str | None:
         """The first value of ``name`` (the first list element for list headers)."""
-        key = canonical_name(name).lower()
-        for field_name, value in self._fields:
-            if field_name.lower() == key:
-                if key in _LIST_HEADERS:
-                    return split_params(value, ",")[0].strip()
-                return value
-        return None
+        key = _key(name)
+        values = self._values(key)
+        if not values:
+            return None
+        if key in _LIST_HEADERS:
+            return split_params(values[0], ",")[0].strip()
+        return values[0]
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, comma-joined lists split apart (in order)."""
-        key = canonical_name(name).lower()
-        values: list[str] = []
-        for field_name, value in self._fields:
-            if field_name.lower() == key:
-                if key in _LIST_HEADERS:
-                    values.extend(v.strip() for v in split_params(value, ",") if v.strip())
-                else:
-                    values.append(value)
-        return values
+        key = _key(name)
+        values = self._values(key)
+        if not values:
+            return []
+        if key not in _LIST_HEADERS:
+            return list(values)
+        out: list[str] = []
+        for value in values:
+            out.extend(v.strip() for v in split_params(value, ",") if v.strip())
+        return out
+
+    def count(self, name: str) -> int:
+        """How many fields called ``name`` there are (a comma-joined list counts once)."""
+        return len(self._values(_key(name)) or ())
 
     def add(self, name: str, value: str) -> None:
-        self._fields.append((canonical_name(name), value))
+        name = canonical_name(name)
+        self._fields.append((name, value))
+        self._changed(name.lower())
 
     def set(self, name: str, value: str) -> None:
         """Replace every field called ``name`` by one, at the first one's place."""
@@ -118,10 +159,12 @@ class Headers:
         if not placed:
             out.append((canonical_name(name), value))
         self._fields = out
+        self._changed(key)
 
     def remove(self, name: str) -> None:
         key = canonical_name(name).lower()
         self._fields = [(n, v) for n, v in self._fields if n.lower() != key]
+        self._changed(key)
 
     def copy(self) -> Headers:
         copy = Headers()
@@ -203,16 +246,26 @@ class Message:
 
     @property
     def top_via(self) -> Via:
-        value = self.headers.get("Via")
-        if value is None:
-            raise SipSyntaxError("missing Via")
-        return Via.parse(value)
+        """The first Via, parsed once (do not change it: change the headers)."""
+        via = self.headers.memo.get("via")
+        if via is None:
+            value = self.headers.get("Via")
+            if value is None:
+                raise SipSyntaxError("missing Via")
+            via = self.headers.memo["via"] = Via.parse(value)
+        return cast(Via, via)
 
     def name_addr(self, name: str) -> NameAddr:
-        value = self.headers.get(name)
-        if value is None:
-            raise SipSyntaxError(f"missing {name}")
-        return NameAddr.parse(value)
+        """The header's name-addr, parsed once per message."""
+        memo = self.headers.memo
+        key = _key(name)
+        parsed = memo.get(key)
+        if parsed is None:
+            value = self.headers.get(name)
+            if value is None:
+                raise SipSyntaxError(f"missing {name}")
+            parsed = memo[key] = NameAddr.parse(value)
+        return cast(NameAddr, parsed)
 
     @property
     def from_tag(self) -> str | None:
@@ -237,7 +290,10 @@ class Request(Message):
 
     @property
     def sip_uri(self) -> SipUri:
-        return SipUri.parse(self.uri)
+        uri = self.headers.memo.get(" uri")  # no header's key has a space
+        if uri is None:
+            uri = self.headers.memo[" uri"] = SipUri.parse(self.uri)
+        return cast(SipUri, uri)
 
     def __bytes__(self) -> bytes:
         return self._serialize(f"{self.method} {self.uri} {_SIP_VERSION}")
@@ -320,7 +376,7 @@ def _unfold(lines: list[str]) -> list[tuple[str, str]]:
             continue
         name, colon, value = line.partition(":")
         name = name.rstrip(" \t")
-        if not colon or not name or any(c not in TOKEN_CHARS for c in name):
+        if not colon or not TOKEN.fullmatch(name):
             raise SipSyntaxError(f"invalid header line {line[:40]!r}")
         fields.append((name, value.strip()))
         if len(fields) > MAX_HEADERS:
@@ -357,18 +413,18 @@ def validate_request(request: Request) -> None:
     # §7.3.1 / §20: these may appear once; two of them leave the request ambiguous and it is
     # answered 400 (RFC 4475 §3.3.8, multi01).
     for name in _SINGLE:
-        if len(request.headers.get_all(name)) > 1:
+        if request.headers.count(name) > 1:
             raise SipSyntaxError(f"more than one {name} header")
     _, cseq_method = request.cseq
     if cseq_method != request.method:
         raise SipSyntaxError("CSeq method does not match the request method")
-    for via in request.vias:
-        if via.transport not in ("UDP", "TCP", "TLS", "SCTP", "WS", "WSS") and not via.transport:
-            raise SipSyntaxError("invalid Via transport")
+    _ = request.top_via  # each Via must parse (the top one is kept for the transaction)
+    for value in request.headers.get_all("Via")[1:]:
+        Via.parse(value)
     to, sender = request.name_addr("To"), request.name_addr("From")
     if request.method != "ACK":
         # §8.2.2.1: an unsupported Request-URI scheme gets 416.
-        SipUri.parse(request.uri)
+        _ = request.sip_uri
     for addr in (to, sender):
         scheme = addr.uri.split(":", 1)[0].lower()
         if scheme in ("sip", "sips"):

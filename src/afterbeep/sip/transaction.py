@@ -70,6 +70,21 @@ class InviteServerTransaction(_Base):
         self.last_response: bytes | None = None
         self.final_status: int | None = None
         self.on_ack_timeout: Callable[[], None] | None = None
+        self._trying: Callable[[], Response] | None = None
+
+    def trying(self, make: Callable[[], Response], delay: float, now: float) -> None:
+        """§17.2.1: a 100 (Trying) unless the TU answers within ``delay`` seconds (the RFC
+        allows up to 200 ms); a retransmitted INVITE before then gets it at once."""
+        if delay <= 0:
+            self.respond(make(), now)
+            return
+        self._trying = make
+        self._arm(delay, self._send_trying, now)
+
+    def _send_trying(self, now: float) -> None:
+        if self._trying is not None and self.last_response is None:
+            self.respond(self._trying(), now)
+        self._trying = None
 
     def respond(self, response: Response, now: float) -> None:
         data = bytes(response)
@@ -98,6 +113,8 @@ class InviteServerTransaction(_Base):
             # §17.2.1: in Proceeding and Completed the last response is sent again.
             if self.state in (State.PROCEEDING, State.COMPLETED) and self.last_response:
                 self._send(self.last_response)
+            elif self.state is State.PROCEEDING:
+                self._send_trying(now)  # the caller is retransmitting: it needs the 100 now
         elif method == "ACK" and self.state is State.COMPLETED:
             self.state = State.CONFIRMED
             for timer in self._armed:

@@ -16,6 +16,13 @@ from afterbeep.sip.errors import SipSyntaxError
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*):")
 # The characters allowed in a token (RFC 3261 §25.1).
 TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+# The same sets as regular expressions: a search is one C call where a generator over the
+# characters was a Python step each (this runs for every header of every message).
+TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_NOT_TOKEN_OR_LWS = re.compile(r"[^A-Za-z0-9\-.!%*_+`'~ \t]")
+_BAD_HOST_CHAR = re.compile(r"[ \t<>\"']")
+_SPACE = re.compile(r"\s")
+_SPACE_OR_QUOTE = re.compile(r'[\s"]')
 
 
 def is_digits(text: str) -> bool:
@@ -26,6 +33,8 @@ def is_digits(text: str) -> bool:
 
 def split_params(text: str, sep: str = ";") -> list[str]:
     """Split on ``sep`` outside quoted strings and angle brackets."""
+    if '"' not in text and "<" not in text:
+        return text.split(sep)  # the common case, without the character loop
     parts: list[str] = []
     depth = 0
     quoted = False
@@ -144,7 +153,7 @@ def _split_hostport(hostport: str) -> tuple[str, int | None]:
     else:
         host, _, port_text = hostport.partition(":")
         rest = f":{port_text}" if port_text else ""
-    if not host or any(c in host for c in " \t<>\"'"):
+    if not host or _BAD_HOST_CHAR.search(host):
         raise SipSyntaxError(f"invalid host {hostport!r}")
     if not rest:
         return host.lower(), None
@@ -173,7 +182,7 @@ class NameAddr:
             uri = text[lt + 1 : gt]
             # name-addr = [ display-name ] LAQUOT addr-spec RAQUOT: no LWS inside the
             # brackets (RFC 4475 §3.1.2.14 badaspec, which we reject).
-            if any(c.isspace() for c in uri):
+            if _SPACE.search(uri):
                 raise SipSyntaxError(f"whitespace inside <> in {text[:60]!r}")
             params = parse_params(split_params(text[gt + 1 :])[1:]) if ";" in text[gt:] else {}
             rest = text[gt + 1 :].strip()
@@ -185,7 +194,7 @@ class NameAddr:
             # SEMI and around EQUAL (RFC 4475 §3.1.1.1 wsinv: "sip:a@b ;   tag    = 1").
             uri, *rest_params = text.split(";")
             uri = uri.rstrip()
-            if any(c.isspace() or c == '"' for c in uri):
+            if _SPACE_OR_QUOTE.search(uri):
                 raise SipSyntaxError(f"invalid addr-spec {text[:60]!r}")
             display = ""
             params = parse_params(rest_params)
@@ -227,9 +236,10 @@ def _unquote_display(text: str) -> str:
     if text.startswith('"'):
         if len(text) < 2 or not text.endswith('"'):
             raise SipSyntaxError(f"unterminated display name {text[:60]!r}")
-        return re.sub(r"\\(.)", r"\1", text[1:-1])
+        inner = text[1:-1]
+        return re.sub(r"\\(.)", r"\1", inner) if "\\" in inner else inner
     # An unquoted display name is a sequence of tokens (RFC 3261 §25.1).
-    if any(c not in TOKEN_CHARS and c not in " \t" for c in text):
+    if _NOT_TOKEN_OR_LWS.search(text):
         raise SipSyntaxError(f"invalid display name {text[:60]!r}")
     return " ".join(text.split())
 

@@ -125,8 +125,13 @@ class UserAgent:
         timers: TimerConfig | None = None,
         new_token: Callable[[], str] | None = None,
         subscriptions: SubscriptionPolicy | None = None,
+        trying_after: float = 0.0,
     ) -> None:
+        """``trying_after``: seconds to wait for the TU's own response to an INVITE before
+        sending 100 Trying (up to 0.2, §17.2.1); a server that answers at once saves a
+        message per call."""
         self.advertised_host = advertised_host
+        self._trying_after = trying_after
         self.port = port
         self.server_name = server_name
         self._config = timers or TimerConfig()
@@ -500,8 +505,8 @@ class UserAgent:
         assert isinstance(transaction, InviteServerTransaction)
         transaction.on_ack_timeout = lambda: self._forget_early(session)
         self._early[early_key] = session
-        # §17.2.1: answer 100 at once so the caller stops retransmitting.
-        transaction.respond(make_response(request, 100), now)
+        # §17.2.1: 100 Trying so the caller stops retransmitting, unless we answer first.
+        transaction.trying(lambda: make_response(request, 100), self._trying_after, now)
         self._events.append(IncomingCall(session))
 
     def _on_cancel(self, request: Request, source: Address, now: float) -> None:
@@ -725,21 +730,21 @@ class UserAgent:
 
     def _stamp_via(self, request: Request, source: Address) -> None:
         """§18.2.1 and RFC 3581: note where the request really came from in its top Via."""
-        values = request.headers.get_all("Via")
-        via = Via.parse(values[0])
-        changed = False
-        if via.host != source.host:
-            via.params["received"] = source.host
-            changed = True
-        if "rport" in via.params and via.params["rport"] is None:
-            via.params["received"] = source.host
+        top = request.top_via
+        received = top.host != source.host
+        rport = "rport" in top.params and top.params["rport"] is None
+        if not (received or rport):
+            return
+        via = Via(top.transport, top.host, top.port, dict(top.params))
+        via.params["received"] = source.host
+        if rport:
             via.params["rport"] = str(source.port)
-            changed = True
-        if changed:
-            request.headers.remove("Via")
-            for value in [str(via), *values[1:]]:
-                request.headers.add("Via", value)
-            # Keep Via first among the headers we copy: order between names is free (§7.3.1).
+        values = request.headers.get_all("Via")
+        request.headers.remove("Via")
+        for value in [str(via), *values[1:]]:
+            request.headers.add("Via", value)
+        # Keep Via first among the headers we copy: order between names is free (§7.3.1).
+        request.headers.memo["via"] = via
 
     def _response_destination(self, request: Request, source: Address) -> Address:
         """§18.2.2 with RFC 3581: reliable transports answer on the connection; UDP answers

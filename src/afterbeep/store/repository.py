@@ -43,6 +43,7 @@ from afterbeep.media.g711 import encode, transcode
 from afterbeep.media.wav import WavError, encode_wav, read_g711_wav, read_wav
 from afterbeep.store import validation
 from afterbeep.store.accounts import Accounts, message_search
+from afterbeep.store.batching import GroupCommit
 from afterbeep.store.blobs import (
     PENDING_SUFFIX,
     FileBlobStore,
@@ -120,6 +121,9 @@ class MailboxChanges(MailboxOptions, total=False):
 
 PROFILE_TTL = 2.0  # seconds a looked-up mailbox profile is reused
 PROFILE_CACHE_SIZE = 10_000
+# Missed calls are written in batches this often at most (a notification is not that urgent;
+# a transaction per call was most of a call setup's database work at hundreds a second).
+MISSED_CALL_LINGER = 0.02
 
 
 class Store:
@@ -133,6 +137,10 @@ class Store:
         # was most of the cost of a call setup. Changes made through this Store clear it;
         # changes made by another process (the CLI, another node) show within PROFILE_TTL.
         self._profiles: dict[str, tuple[float, MailboxProfile | None]] = {}
+        # mailbox id → (when counted, messages, seconds) for ``recording_room``: dropped when
+        # the mailbox's messages change (here, or on PostgreSQL anywhere), else PROFILE_TTL.
+        self._usage: dict[int, tuple[float, int, float]] = {}
+        self._missed_calls = GroupCommit(self._write_missed_calls, linger=MISSED_CALL_LINGER)
         self._serial: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
@@ -162,6 +170,7 @@ class Store:
         return cls(engine, FileBlobStore(data_dir / "audio"))
 
     async def close(self) -> None:
+        await self._missed_calls.flush()
         await self.engine.dispose()
 
     def on_new_jobs(self, listener: Callable[[], None]) -> None:
@@ -179,6 +188,7 @@ class Store:
         self._count_listeners.append(listener)
 
     def _counts_changed(self, mailbox_id: int) -> None:
+        self._usage.pop(mailbox_id, None)
         for listener in self._count_listeners:
             listener(mailbox_id)
 
@@ -306,14 +316,22 @@ class Store:
     async def record_missed_call(
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
     ) -> None:
-        async with self._session() as session:
-            await self._add_missed_call(session, mailbox.id, caller, at)
-            await session.commit()
-        self._jobs_added()
+        """Calls that end together share one transaction (``GroupCommit``): at hundreds of
+        call setups a second, a transaction each was most of the store's CPU."""
+        if at.utcoffset() is None:  # a bad value fails this caller, not a batch
+            raise InvalidValue("a missed call's time must carry its UTC offset")
+        await self._missed_calls.submit((mailbox.id, caller, at))
 
     async def recording_room(self, mailbox: MailboxProfile) -> float:
-        async with self._session() as session:
-            return await _room(session, mailbox)
+        usage = self._usage.get(mailbox.id)
+        now = time.monotonic()
+        if usage is None or now - usage[0] >= PROFILE_TTL:
+            async with self._session() as session:
+                count, seconds = await _usage(session, mailbox.id)
+            if len(self._usage) >= PROFILE_CACHE_SIZE:
+                self._usage.clear()
+            usage = self._usage[mailbox.id] = (now, count, seconds)
+        return recording_room(mailbox, usage[1], usage[2])
 
     async def record_refused_call(
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
@@ -894,13 +912,47 @@ class Store:
         self, session: AsyncSession, mailbox_id: int, caller: CallerInfo, at: dt.datetime
     ) -> None:
         """The missed call and its notifications, in the caller's transaction."""
-        call = _missed_call(mailbox_id, caller, at)
-        session.add(call)
-        await session.flush()  # the event names the row's id
-        event = NewJob(
-            "event", f"call.missed:{call.id}", {"event": "call.missed", "missed_call_id": call.id}
-        )
-        await self._queue_event(session, event)
+        await self._add_missed_calls(session, [_missed_call(mailbox_id, caller, at)])
+
+    async def _write_missed_calls(self, calls: list[tuple[int, CallerInfo, dt.datetime]]) -> None:
+        async with self._session() as session:
+            rows = [_missed_call(*call) for call in calls]
+            queued = await self._add_missed_calls(session, rows)
+            await session.commit()
+        if queued:
+            self._jobs_added()
+
+    async def _add_missed_calls(self, session: AsyncSession, calls: list[MissedCall]) -> bool:
+        """Missed calls and their notifications (as ``_queue_event`` would queue them, with
+        one look-up per mailbox rather than per call); True when jobs were queued."""
+        session.add_all(calls)
+        await session.flush()  # the events name the rows' ids
+        fan_out = self.fan_out
+        jobs: list[NewJob] = []
+        if fan_out is None:
+            for call in calls:
+                payload = {"event": "call.missed", "missed_call_id": call.id}
+                jobs.append(NewJob("event", f"call.missed:{call.id}", payload))
+        else:
+            ids = {call.mailbox_id for call in calls}
+            found = await session.scalars(select(Mailbox).where(Mailbox.id.in_(ids)))
+            mailboxes = {mailbox.id: mailbox for mailbox in found}
+            webhooks = {
+                m.id: await targets_for(session, m.id, m.organization_id)
+                for m in mailboxes.values()
+            }
+            for call in calls:
+                mailbox = mailboxes.get(call.mailbox_id)
+                if mailbox is None:  # removed meanwhile: the insert's foreign key fails anyway
+                    continue
+                subject = EventSubject(
+                    "call.missed",
+                    _notify_target(mailbox),
+                    missed_call=_missed_call_record(call, mailbox.number),
+                )
+                jobs += fan_out(subject, webhooks[mailbox.id], f"call.missed:{call.id}")
+        add_jobs(session, jobs)
+        return bool(jobs)
 
     async def _mailbox_is_gone(self, pending: PendingRecording) -> bool:
         async with self._session() as session:
@@ -1132,16 +1184,21 @@ def _message_deleted(message: MessageRecord) -> NewJob:
     )
 
 
-async def _room(session: AsyncSession, limits: Mailbox | MailboxProfile) -> float:
-    """``recording_room`` for a mailbox, from what it holds now (deleted folder not counted)."""
+async def _usage(session: AsyncSession, mailbox_id: int) -> tuple[int, float]:
+    """How many messages a mailbox holds and their seconds (deleted folder not counted)."""
     count, seconds = (
         await session.execute(
             select(func.count(), func.coalesce(func.sum(Message.duration_seconds), 0.0)).where(
-                Message.mailbox_id == limits.id, Message.folder != Folder.DELETED.value
+                Message.mailbox_id == mailbox_id, Message.folder != Folder.DELETED.value
             )
         )
     ).one()
-    return recording_room(limits, int(count), float(seconds))
+    return int(count), float(seconds)
+
+
+async def _room(session: AsyncSession, limits: Mailbox | MailboxProfile) -> float:
+    """``recording_room`` for a mailbox, from what it holds now."""
+    return recording_room(limits, *await _usage(session, limits.id))
 
 
 async def _load_subject(session: AsyncSession, payload: dict[str, Any]) -> EventSubject | None:
