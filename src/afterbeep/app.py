@@ -237,11 +237,11 @@ class Application:
             self._incoming(event)
             return
         call: SipCall | None = event.session.app
-        if isinstance(event, ReInvite | InDialogRequest) and call is None:
+        if isinstance(event, (ReInvite, InDialogRequest)) and call is None:
             self.sip.act(lambda now: self.ua.respond(event.handle, 481, now))
         elif call is None:
             return
-        elif isinstance(event, CallEnded | CallCancelled):
+        elif isinstance(event, (CallEnded, CallCancelled)):
             call.on_ended()
         elif isinstance(event, CallConfirmed):
             call.on_confirmed()

@@ -400,6 +400,27 @@ async def test_no_missed_call_mail_when_the_mailbox_opted_out(
     assert all(r.status is JobStatus.DONE for r in records)
 
 
+async def test_missed_calls_ending_together_are_each_notified_once(
+    store: Store, smtp: SmtpSink, notifier: StartNotifier, caller: CallerInfo, now: dt.datetime
+) -> None:
+    # They share one transaction (the group commit); each still gets its own row and mail.
+    first = await mailbox(store, "100", emails="first@example.com")
+    second = await mailbox(store, "200", emails="second@example.com")
+    notifier()
+    targets = [first, second, first, second, first]
+    await asyncio.gather(*(store.record_missed_call(m, caller, now) for m in targets))
+    mails = await smtp.wait_for_async(5, WITHIN)
+    await settled(store)
+    assert len(smtp.mails) == 5
+    assert (
+        sorted(m.rcpt_tos[0] for m in mails)
+        == ["first@example.com"] * 3 + ["second@example.com"] * 2
+    )
+    missed = await store.list_missed_calls()
+    assert len({call.id for call in missed}) == 5
+    assert sorted(call.mailbox for call in missed) == ["100"] * 3 + ["200"] * 2
+
+
 # -- restarts --------------------------------------------------------------------------------
 
 

@@ -44,8 +44,11 @@ def _user(uri: str) -> str:
         parsed = SipUri.parse(uri)
     except SipSyntaxError:
         return ""
-    user = parsed.user or ""
-    return user.split(";", 1)[0]  # drop user parameters such as ;phone-context
+    return _number(parsed)
+
+
+def _number(uri: SipUri) -> str:
+    return (uri.user or "").split(";", 1)[0]  # drop user parameters such as ;phone-context
 
 
 def caller(request: Request) -> tuple[str, str]:
@@ -69,12 +72,15 @@ def caller(request: Request) -> tuple[str, str]:
 
 def called(request: Request) -> str:
     """The number dialled: the Request-URI's user part, else the To URI's (§8.1.1.2)."""
-    number = _user(request.uri)
+    try:
+        number = _number(request.sip_uri)
+    except SipSyntaxError:
+        number = ""
     if number:
         return number
     # To holds a name-addr ("Bob" <sip:…>;tag=…), not a bare URI: parse it as one first.
     try:
-        return _user(NameAddr.parse(request.headers.get("To") or "").uri)
+        return _user(request.name_addr("To").uri)
     except SipSyntaxError:
         return ""
 

@@ -60,11 +60,17 @@ MAX_HEADERS = 256
 
 # Every known spelling (lower-cased long and compact forms) → the canonical name.
 _NAMES = {**_CANONICAL, **COMPACT}
+_SPELLED = {name: name for name in _CANONICAL.values()}
 _KEYS: dict[str, str] = {}  # a look-up name as our code writes it → its index key
 
 
 def canonical_name(name: str) -> str:
-    return _NAMES.get(name.lower(), name)
+    canonical = _NAMES.get(name)  # lower-case compact forms ("v", "f"), mostly
+    if canonical is None:
+        canonical = _SPELLED.get(name)  # "Via", "CSeq", "Call-ID": as peers usually write them
+        if canonical is None:
+            canonical = _NAMES.get(name.lower(), name)
+    return canonical
 
 
 def _key(name: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -21,7 +22,7 @@ import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, case, delete, event, func, select, update
+from sqlalchemy import ColumnElement, case, delete, event, func, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -916,17 +917,24 @@ class Store:
 
     async def _write_missed_calls(self, calls: list[tuple[int, CallerInfo, dt.datetime]]) -> None:
         async with self._session() as session:
-            rows = [_missed_call(*call) for call in calls]
-            queued = await self._add_missed_calls(session, rows)
+            queued = await self._add_missed_calls(session, [_missed_call(*c) for c in calls])
             await session.commit()
         if queued:
             self._jobs_added()
 
-    async def _add_missed_calls(self, session: AsyncSession, calls: list[MissedCall]) -> bool:
+    async def _add_missed_calls(self, session: AsyncSession, rows: list[dict[str, Any]]) -> bool:
         """Missed calls and their notifications (as ``_queue_event`` would queue them, with
-        one look-up per mailbox rather than per call); True when jobs were queued."""
-        session.add_all(calls)
-        await session.flush()  # the events name the rows' ids
+        one look-up per mailbox rather than per call); True when jobs were queued.
+
+        One bulk INSERT … RETURNING for all the rows: ORM objects and the unit of work cost
+        more than the statement itself here."""
+        ids = await session.scalars(
+            insert(MissedCall).returning(MissedCall.id, sort_by_parameter_order=True), rows
+        )
+        calls = [
+            MissedCallRecord(id=missed_id, mailbox="", **row)
+            for missed_id, row in zip(ids.all(), rows, strict=True)
+        ]
         fan_out = self.fan_out
         jobs: list[NewJob] = []
         if fan_out is None:
@@ -934,8 +942,8 @@ class Store:
                 payload = {"event": "call.missed", "missed_call_id": call.id}
                 jobs.append(NewJob("event", f"call.missed:{call.id}", payload))
         else:
-            ids = {call.mailbox_id for call in calls}
-            found = await session.scalars(select(Mailbox).where(Mailbox.id.in_(ids)))
+            mailbox_ids = {call.mailbox_id for call in calls}
+            found = await session.scalars(select(Mailbox).where(Mailbox.id.in_(mailbox_ids)))
             mailboxes = {mailbox.id: mailbox for mailbox in found}
             webhooks = {
                 m.id: await targets_for(session, m.id, m.organization_id)
@@ -948,7 +956,7 @@ class Store:
                 subject = EventSubject(
                     "call.missed",
                     _notify_target(mailbox),
-                    missed_call=_missed_call_record(call, mailbox.number),
+                    missed_call=dataclasses.replace(call, mailbox=mailbox.number),
                 )
                 jobs += fan_out(subject, webhooks[mailbox.id], f"call.missed:{call.id}")
         add_jobs(session, jobs)
@@ -1285,18 +1293,19 @@ def _notify_target(mailbox: Mailbox) -> NotifyTarget:
     )
 
 
-def _missed_call(mailbox_id: int, caller: CallerInfo, at: dt.datetime) -> MissedCall:
+def _missed_call(mailbox_id: int, caller: CallerInfo, at: dt.datetime) -> dict[str, Any]:
+    """A missed_calls row (its columns by name) for a bulk insert."""
     if at.utcoffset() is None:
         raise InvalidValue("a missed call's time must carry its UTC offset")
-    return MissedCall(
-        mailbox_id=mailbox_id,
-        caller_number=caller.caller_number,
-        caller_name=caller.caller_name,
-        called_number=caller.called_number,
-        reason=DiversionReason(caller.reason),
-        at=at.astimezone(dt.UTC),
-        call_id=caller.call_id,
-    )
+    return {
+        "mailbox_id": mailbox_id,
+        "caller_number": caller.caller_number,
+        "caller_name": caller.caller_name,
+        "called_number": caller.called_number,
+        "reason": DiversionReason(caller.reason),
+        "at": at.astimezone(dt.UTC),
+        "call_id": caller.call_id,
+    }
 
 
 def _message_record(message: Message, mailbox_number: str) -> MessageRecord:
