@@ -6,43 +6,46 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
-@dataclass(order=True, slots=True)
+@dataclass(slots=True)
 class Timer:
     when: float
-    seq: int
-    callback: Callable[[float], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
+    callback: Callable[[float], None]
+    cancelled: bool = False
 
     def cancel(self) -> None:
         self.cancelled = True
 
 
 class TimerHeap:
+    """Entries are ``(when, seq, timer)`` tuples: the heap compares them in C (``seq`` is
+    unique, so a Timer is never compared). With Timer J and L holding every transaction for
+    32 s, the heap holds tens of thousands of timers at a few hundred calls a second."""
+
     def __init__(self) -> None:
-        self._heap: list[Timer] = []
+        self._heap: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
 
     def __len__(self) -> int:
-        return sum(1 for timer in self._heap if not timer.cancelled)
+        return sum(1 for _, _, timer in self._heap if not timer.cancelled)
 
     def schedule(self, when: float, callback: Callable[[float], None]) -> Timer:
-        timer = Timer(when, next(self._seq), callback)
-        heapq.heappush(self._heap, timer)
+        timer = Timer(when, callback)
+        heapq.heappush(self._heap, (when, next(self._seq), timer))
         return timer
 
     def next_deadline(self) -> float | None:
         heap = self._heap
-        while heap and heap[0].cancelled:
+        while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
-        return heap[0].when if heap else None
+        return heap[0][0] if heap else None
 
     def run_due(self, now: float) -> None:
         heap = self._heap
-        while heap and (heap[0].cancelled or heap[0].when <= now):
-            timer = heapq.heappop(heap)
+        while heap and (heap[0][2].cancelled or heap[0][0] <= now):
+            timer = heapq.heappop(heap)[2]
             if not timer.cancelled:
                 timer.cancelled = True
                 timer.callback(now)

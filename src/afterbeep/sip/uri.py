@@ -6,6 +6,7 @@ torture tests (RFC 4475) expect a rejection.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -33,6 +34,8 @@ def is_digits(text: str) -> bool:
 
 def split_params(text: str, sep: str = ";") -> list[str]:
     """Split on ``sep`` outside quoted strings and angle brackets."""
+    if sep not in text:
+        return [text]
     if '"' not in text and "<" not in text:
         return text.split(sep)  # the common case, without the character loop
     parts: list[str] = []
@@ -91,6 +94,12 @@ class SipUri:
 
     @classmethod
     def parse(cls, text: str) -> SipUri:
+        """The URI in ``text`` (memoised: a caller's URIs recur in every request of a call,
+        and a trunk's in every call; parsed values are never changed)."""
+        return _parse_uri(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> SipUri:
         text = text.strip()
         match = _SCHEME.match(text)
         if not match:
@@ -172,6 +181,11 @@ class NameAddr:
 
     @classmethod
     def parse(cls, text: str) -> NameAddr:
+        """The name-addr in ``text`` (memoised like ``SipUri.parse``)."""
+        return _parse_name_addr(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> NameAddr:
         text = text.strip()
         lt = _find_unquoted(text, "<")
         if lt >= 0:
@@ -212,6 +226,11 @@ class NameAddr:
     def __str__(self) -> str:
         display = f'"{_escape_quoted(self.display)}" ' if self.display else ""
         return f"{display}<{self.uri}>{format_params(self.params)}"
+
+
+# Bounded: a scanner sending random URIs only churns the caches.
+_parse_uri = functools.lru_cache(maxsize=4096)(SipUri._parse)
+_parse_name_addr = functools.lru_cache(maxsize=4096)(NameAddr._parse)
 
 
 def _find_unquoted(text: str, char: str) -> int:
