@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -53,6 +52,7 @@ from afterbeep.store.blobs import (
     finish_orphaned_recording,
     read_pending,
 )
+from afterbeep.store.cache import TtlCache
 from afterbeep.store.db import make_engine
 from afterbeep.store.errors import (
     AlreadyExists,
@@ -134,13 +134,15 @@ class Store:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._hasher = PasswordHasher()
         self._default_organization_id: int | None = None
-        # number → (when read, profile): every call looks its mailbox up, and the ORM query
-        # was most of the cost of a call setup. Changes made through this Store clear it;
-        # changes made by another process (the CLI, another node) show within PROFILE_TTL.
-        self._profiles: dict[str, tuple[float, MailboxProfile | None]] = {}
-        # mailbox id → (when counted, messages, seconds) for ``recording_room``: dropped when
-        # the mailbox's messages change (here, or on PostgreSQL anywhere), else PROFILE_TTL.
-        self._usage: dict[int, tuple[float, int, float]] = {}
+        # number → profile: every call looks its mailbox up, and the ORM query was most of
+        # the cost of a call setup. Changes made through this Store clear it; changes made by
+        # another process (the CLI, another node) show within PROFILE_TTL.
+        self._profiles: TtlCache[str, MailboxProfile | None] = TtlCache(
+            PROFILE_TTL, PROFILE_CACHE_SIZE
+        )
+        # mailbox id → (messages, seconds) for ``recording_room``: dropped when the mailbox's
+        # messages change (here, or on PostgreSQL anywhere), else kept PROFILE_TTL.
+        self._usage: TtlCache[int, tuple[int, float]] = TtlCache(PROFILE_TTL, PROFILE_CACHE_SIZE)
         self._missed_calls = GroupCommit(self._write_missed_calls, linger=MISSED_CALL_LINGER)
         self._serial: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
@@ -189,7 +191,7 @@ class Store:
         self._count_listeners.append(listener)
 
     def _counts_changed(self, mailbox_id: int) -> None:
-        self._usage.pop(mailbox_id, None)
+        self._usage.discard(mailbox_id)
         for listener in self._count_listeners:
             listener(mailbox_id)
 
@@ -243,21 +245,16 @@ class Store:
     # -- the call flows' port (flows.ports.MessageStore) --------------------------------------
 
     async def find_mailbox(self, number: str) -> MailboxProfile | None:
-        cached = self._profiles.get(number)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < PROFILE_TTL:
-            return cached[1]
-        async with self._session() as session:
-            mailbox = await session.scalar(
-                select(Mailbox)
-                .where(Mailbox.number == number)
-                .options(selectinload(Mailbox.greetings))
-            )
-            profile = None if mailbox is None else _profile(mailbox)
-        if len(self._profiles) >= PROFILE_CACHE_SIZE:
-            self._profiles.clear()  # scanners dialling random numbers must not grow it
-        self._profiles[number] = (now, profile)
-        return profile
+        async def load() -> MailboxProfile | None:
+            async with self._session() as session:
+                mailbox = await session.scalar(
+                    select(Mailbox)
+                    .where(Mailbox.number == number)
+                    .options(selectinload(Mailbox.greetings))
+                )
+                return None if mailbox is None else _profile(mailbox)
+
+        return await self._profiles.get(number, load)
 
     async def read_audio(self, key: str) -> bytes:
         return await _blob_io(self.blobs.read, key)
@@ -324,15 +321,12 @@ class Store:
         await self._missed_calls.submit((mailbox.id, caller, at))
 
     async def recording_room(self, mailbox: MailboxProfile) -> float:
-        usage = self._usage.get(mailbox.id)
-        now = time.monotonic()
-        if usage is None or now - usage[0] >= PROFILE_TTL:
+        async def load() -> tuple[int, float]:
             async with self._session() as session:
-                count, seconds = await _usage(session, mailbox.id)
-            if len(self._usage) >= PROFILE_CACHE_SIZE:
-                self._usage.clear()
-            usage = self._usage[mailbox.id] = (now, count, seconds)
-        return recording_room(mailbox, usage[1], usage[2])
+                return await _usage(session, mailbox.id)
+
+        count, seconds = await self._usage.get(mailbox.id, load)
+        return recording_room(mailbox, count, seconds)
 
     async def record_refused_call(
         self, mailbox: MailboxProfile, caller: CallerInfo, at: dt.datetime
