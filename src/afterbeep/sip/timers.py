@@ -17,6 +17,13 @@ class Timer:
 
     def cancel(self) -> None:
         self.cancelled = True
+        # The heap keeps the entry until its time comes (up to 32 s): let go of what the
+        # callback holds (a session, a call) now.
+        self.callback = _ignore
+
+
+def _ignore(now: float) -> None:
+    pass
 
 
 class TimerHeap:

@@ -38,6 +38,9 @@ Send = Callable[[bytes], None]
 
 
 class _Base:
+    # Slots: tens of thousands of these wait out Timers J and L at a few hundred calls a second.
+    __slots__ = ("_armed", "_config", "_reliable", "_send", "_timers", "on_terminated", "state")
+
     def __init__(self, send: Send, timers: TimerHeap, reliable: bool, config: TimerConfig) -> None:
         self.state = State.TRYING
         self._send = send
@@ -63,6 +66,8 @@ class _Base:
 
 class InviteServerTransaction(_Base):
     """§17.2.1 (figure 7) as amended by RFC 6026 §7.1 (figure 5)."""
+
+    __slots__ = ("_trying", "final_status", "last_response", "on_ack_timeout")
 
     def __init__(self, send: Send, timers: TimerHeap, reliable: bool, config: TimerConfig) -> None:
         super().__init__(send, timers, reliable, config)
@@ -96,10 +101,12 @@ class InviteServerTransaction(_Base):
         if status < 200:
             return
         self.final_status = status
+        self._trying = None
         if status < 300:
             # RFC 6026: the TU retransmits the 2xx; the transaction only absorbs
             # retransmitted INVITEs until Timer L.
             self.state = State.ACCEPTED
+            self.on_ack_timeout = None  # a 2xx's ACK is the dialog's business, not ours
             self._arm(64 * self._config.t1, self._timer_l, now)
             return
         self.state = State.COMPLETED
@@ -117,6 +124,7 @@ class InviteServerTransaction(_Base):
                 self._send_trying(now)  # the caller is retransmitting: it needs the 100 now
         elif method == "ACK" and self.state is State.COMPLETED:
             self.state = State.CONFIRMED
+            self.on_ack_timeout = None
             for timer in self._armed:
                 timer.cancel()
             self._armed.clear()
@@ -147,6 +155,8 @@ class InviteServerTransaction(_Base):
 class NonInviteServerTransaction(_Base):
     """§17.2.2 (figure 8)."""
 
+    __slots__ = ("last_response",)
+
     def __init__(self, send: Send, timers: TimerHeap, reliable: bool, config: TimerConfig) -> None:
         super().__init__(send, timers, reliable, config)
         self.last_response: bytes | None = None
@@ -174,6 +184,8 @@ class NonInviteServerTransaction(_Base):
 
 class NonInviteClientTransaction(_Base):
     """§17.1.2 (figure 6): BYE, REFER, NOTIFY and the other requests we send."""
+
+    __slots__ = ("_on_final", "_request")
 
     def __init__(
         self,
@@ -228,3 +240,6 @@ class NonInviteClientTransaction(_Base):
 
     def _timer_k(self, now: float) -> None:
         self._terminate()
+
+
+ServerTransaction = InviteServerTransaction | NonInviteServerTransaction

@@ -11,6 +11,7 @@ import re
 import secrets
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from afterbeep.sip.dialog import (
@@ -57,6 +58,7 @@ from afterbeep.sip.transaction import (
     InviteServerTransaction,
     NonInviteClientTransaction,
     NonInviteServerTransaction,
+    ServerTransaction,
     State,
     TimerConfig,
 )
@@ -110,6 +112,22 @@ class _Routed(Protocol):
 
 
 # Header lines a lenient scan looks for, to answer 400 to a request that would not parse.
+_SENDERS_KEPT = 4096  # peers whose sender is kept for reuse (dropped all at once beyond)
+
+
+class _Sender:
+    """Queues what a transaction sends to one peer (``outgoing()`` swaps the queue)."""
+
+    __slots__ = ("_ua", "destination")
+
+    def __init__(self, ua: UserAgent, destination: Address) -> None:
+        self._ua = ua
+        self.destination = destination
+
+    def __call__(self, data: bytes) -> None:
+        self._ua._out.append(Outgoing(data, self.destination))
+
+
 _LINE = re.compile(rb"(?im)^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:[ \t]*(.*?)\r?$")
 
 
@@ -139,11 +157,14 @@ class UserAgent:
         self._timers = TimerHeap()
         self._out: list[Outgoing] = []
         self._events: deque[Event] = deque()
-        self._server_tx: dict[tuple[str, ...], ServerRequest] = {}
+        # Only the transactions: they outlive their requests by up to 32 s (Timers J and L)
+        # to absorb retransmissions, and must not keep requests, sessions and calls alive.
+        self._server_tx: dict[tuple[str, ...], ServerTransaction] = {}
         self._client_tx: dict[tuple[str, str], NonInviteClientTransaction] = {}
         self._dialogs: dict[tuple[str, str, str], Session] = {}
         self._early: dict[tuple[str, str], Session] = {}  # (Call-ID, From tag) before a 2xx
         self._now = 0.0  # the time of the call being handled: client transactions' answers
+        self._senders: dict[Address, _Sender] = {}
         self.notifier = Notifier(
             subscriptions or SubscriptionPolicy(), self._timers, self._events.append,
             self._subscription_request, self._subscription_contact, self._token, ALLOW,
@@ -442,8 +463,8 @@ class UserAgent:
         key = self._server_key(request, "INVITE" if method == "ACK" else method)
         existing = self._server_tx.get(key)
         if existing is not None:
-            existing.transaction.receive_request(method, now)
-            if method != "ACK" or existing.transaction.state is not State.ACCEPTED:
+            existing.receive_request(method, now)
+            if method != "ACK" or existing.state is not State.ACCEPTED:
                 return
         if method == "ACK":
             self._on_ack(request, now)
@@ -513,14 +534,19 @@ class UserAgent:
         # §9.2: the CANCEL matches the INVITE transaction with the same branch.
         invite = self._server_tx.get(self._server_key(request, "INVITE"))
         key = self._server_key(request, "CANCEL")
+        # The session of an INVITE not yet answered (a CANCEL of a re-INVITE finds none).
+        session = self._early.get((request.call_id, request.from_tag or ""))
+        if session is not None and (
+            session.invite_request is None or session.invite_request.transaction is not invite
+        ):
+            session = None
         # §9.2: the To tag of the 200 to the CANCEL SHOULD be that of the INVITE's response,
         # so the CANCEL's handle carries the INVITE's session (whose tag _answer uses).
-        handle = self._new_server_tx(request, source, key, invite.session if invite else None)
+        handle = self._new_server_tx(request, source, key, session)
         if invite is None:
             self._answer(handle, 481, now)
             return
         self._answer(handle, 200, now)
-        session = invite.session
         if session is not None and session.state is SessionState.INCOMING:
             self._respond_invite(session, 487, now)
             self._events.append(CallCancelled(session))
@@ -617,8 +643,8 @@ class UserAgent:
         else:
             tx = NonInviteServerTransaction(send, self._timers, source.reliable, self._config)
         handle = ServerRequest(request, tx, session)
-        self._server_tx[key] = handle
-        tx.on_terminated = lambda: self._server_tx.pop(key, None)
+        self._server_tx[key] = tx
+        tx.on_terminated = partial(self._server_tx.pop, key, None)
         return handle
 
     def _answer(
@@ -719,6 +745,8 @@ class UserAgent:
 
     def _end(self, session: Session) -> None:
         session.state = SessionState.TERMINATED
+        # Requests and session point at each other: let go, so the call is freed at once.
+        session.invite_request = session.pending_reinvite = None
         if session._unacked is not None:
             session._unacked[1].cancel()
             session._unacked = None
@@ -780,11 +808,14 @@ class UserAgent:
         # Strict routing (RFC 2543 proxies).
         return first.uri, [*session.route_set[1:], f"<{session.remote_target}>"]
 
-    def _sender(self, destination: Address) -> Callable[[bytes], None]:
-        def send(data: bytes) -> None:
-            self._out.append(Outgoing(data, destination))  # outgoing() swaps the list
-
-        return send
+    def _sender(self, destination: Address) -> _Sender:
+        # Shared per peer: a trunk's thousands of transactions need one, not one each.
+        sender = self._senders.get(destination)
+        if sender is None:
+            if len(self._senders) >= _SENDERS_KEPT:
+                self._senders.clear()
+            sender = self._senders[destination] = _Sender(self, destination)
+        return sender
 
     def _send_stateless(self, response: Response, source: Address) -> None:
         try:
