@@ -372,8 +372,9 @@ def read_metrics(http_port: int, timeout: float = 5.0) -> dict[str, float]:
 
 
 def _healthy(http_port: int) -> bool:
+    """Ready: prompts prepared (a fresh data folder synthesizes them all at start)."""
     try:
-        with urllib.request.urlopen(f"http://{HOST}:{http_port}/healthz", timeout=1) as response:
+        with urllib.request.urlopen(f"http://{HOST}:{http_port}/readyz", timeout=1) as response:
             return bool(response.status == 200)
     except OSError:
         return False
@@ -424,7 +425,7 @@ def running_server(
     mailbox_settings: Sequence[str] = (),
     rtp_ports: tuple[int, int] = (20000, 40000),
     log_level: str = "info",
-    start_timeout: float = 30.0,
+    start_timeout: float = 120.0,
     server_args: Sequence[str] = (),
 ) -> Iterator[Server]:
     """A server on free loopback ports with its data in a new folder under ``workdir``."""

@@ -21,6 +21,7 @@ import json
 import math
 import shutil
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +194,7 @@ class DepositResult:
     ramp_seconds: float
     sip_drops: int
     rtp_drops: int
+    drain_seconds: float  # after SIPp's last BYE was answered, until the server had no call
 
     @property
     def successful(self) -> int:
@@ -301,7 +303,11 @@ def measure(
     scenario = run_dir / "deposit.xml"
     scenario.write_text(scenario_text(seconds, media, pcap, raw))
     settings = ["--max-seconds", str(max(180, seconds + 60)), "--max-messages", "100000"]
-    with running_server(run_dir, mailbox_settings=settings) as server:
+    # Transcription (seconds of CPU a message, on every core) is sized by bench.transcribe;
+    # here it would compete with the calls being measured.
+    with running_server(
+        run_dir, mailbox_settings=settings, server_args=["--no-transcription"]
+    ) as server:
         call_seconds = (AFTER_ACK_MS + AFTER_POUND_MS + TAIL_MS) / 1000 + seconds
         specs = [
             SippSpec(
@@ -322,6 +328,9 @@ def measure(
             window.start()
             results = run_sipp(specs, on_start=sampler.watch)
             window.stop()
+        # The last callers' messages are committed after their BYE was answered: count them
+        # once the server has finished every call.
+        drain = wait_for_calls_gone(server)
         metrics = server.metrics()
         messages = stored_messages(server)
         durations = [m.get("duration_seconds") for m in messages]
@@ -350,7 +359,18 @@ def measure(
         ramp_seconds=time_to_all_up(sampler, calls),
         sip_drops=sip_drops,
         rtp_drops=rtp_drops,
+        drain_seconds=drain,
     )
+
+
+def wait_for_calls_gone(server: Server, timeout: float = 120.0) -> float:
+    """Seconds until the server reports no active call (NaN if it never does)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if server.metrics().get("afterbeep_calls_active", 1) == 0:
+            return time.monotonic() - start
+        time.sleep(0.1)
+    return float("nan")
 
 
 def _ms(value: float | None) -> float | None:
@@ -384,6 +404,7 @@ def report(results: list[DepositResult], ramp: float) -> str:
             round(r.duration_percent, 2), round(r.frames_percent, 2),
             _round(r.response_ms), _round(r.ramp_seconds, 1),
             _ms(r.lateness_p50), _ms(r.lateness_p99), r.sip_drops, r.rtp_drops,
+            _round(r.drain_seconds, 1),
         ]
         for r in results
     ]  # fmt: skip
@@ -420,6 +441,7 @@ def report(results: list[DepositResult], ramp: float) -> str:
                 "p99 late ms",
                 "SIP drops",
                 "RTP drops",
+                "drain s",
             ],
             outcome,
         ),
@@ -453,6 +475,8 @@ def report(results: list[DepositResult], ramp: float) -> str:
         "this column sees it.",
         "INV→200 ms: mean SIPp response time. all up s: from the first INVITE until ≥ 98 % of "
         "N calls were active ('-': never).",
+        "drain s: from SIPp's end until the server had finished every call (the last "
+        "messages are committed after their BYE is answered); messages are counted then.",
         "p50/p99 late: /metrics media clock tick lateness (whole run); outgoing media only "
         "plays during the ramp here (greeting until '#', then the beep). 64 ms is its top bucket.",
         "CPU ms/call: the server's CPU over the whole run / N. RSS Δ: peak VmRSS during the "

@@ -90,6 +90,7 @@ class Application:
         self.calls: dict[int, SipCall] = {}
         self.started_at = time.time()
         self.calls_total = 0
+        self.ready = False  # prompts prepared: /readyz answers 200
 
     async def start(self) -> None:
         settings = self.settings
@@ -141,7 +142,9 @@ class Application:
         await self.mwi.start()  # after the port is known: phones get NOTIFYs from it
         self.hub = Hub()
         self.store.on_counts_changed(self.hub.changed)
-        web = WebContext(self.store, self.hub, self._speak, lambda: metrics_text(self))
+        web = WebContext(
+            self.store, self.hub, self._speak, lambda: metrics_text(self), lambda: self.ready
+        )
         self.http = WebServer(create_app(web), settings.http_trusted_proxies)
         await self.http.start(settings.http_host, settings.http_port)
         log.info(
@@ -326,6 +329,7 @@ class Application:
             settle_heap()
         except (PromptError, StoreError) as exc:
             log.warning("prompts could not all be prepared (espeak-ng missing?): %s", exc)
+        self.ready = True
 
     async def _run_call(self, key: int, call: SipCall) -> None:
         info = call.info

@@ -14,6 +14,7 @@ from afterbeep.net.media import MediaEngine
 class Observed(Protocol):
     calls_total: int
     started_at: float
+    ready: bool
     media: MediaEngine
 
     @property
@@ -33,6 +34,7 @@ def metrics_text(app: Observed) -> str:
     lines = {
         "afterbeep_notifications_delivered_total": delivered,
         "afterbeep_notifications_failed_total": failed,
+        "afterbeep_ready": int(app.ready),
         "afterbeep_calls_active": len(app.calls),
         "afterbeep_calls_total": app.calls_total,
         "afterbeep_uptime_seconds": round(time.time() - app.started_at, 3),

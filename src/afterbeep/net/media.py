@@ -4,10 +4,11 @@ A single timer fires every 20 ms on an absolute schedule and sends the next pack
 stream that is playing, in one batch: no per-call sleep, no drift. The receive side only
 hands datagrams to each stream's sans-IO ``RtpReceiver``.
 
-RTP sockets are plain non-blocking sockets watched with ``loop.add_reader``, not asyncio
-datagram transports: a transport cost ~70 µs more to open per call, and its reader takes one
-datagram per wake-up where ours drains the socket. A packet that cannot be sent at once is
-dropped (RTP is real-time: late audio is worse than a gap), never queued.
+RTP sockets are plain non-blocking sockets in one ``SocketWatch`` (an epoll set the loop sees
+as one descriptor), not asyncio datagram transports: a transport cost ~70 µs more to open per
+call and one loop callback per packet. Each readiness reads one datagram; a socket with more
+waiting is ready again at the next poll. A packet that cannot be sent at once is dropped
+(RTP is real-time: late audio is worse than a gap), never queued.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from afterbeep.net.socketwatch import SocketWatch
 from afterbeep.rtp.receiver import RtpReceiver
 from afterbeep.rtp.sender import RtpSender
 
@@ -99,9 +101,12 @@ class MediaClock:
 class RtpStream:
     """One call's RTP socket: symmetric RTP, DTMF events, playback and recording buffers."""
 
-    def __init__(self, clock: MediaClock, sock: socket.socket, port: int) -> None:
+    def __init__(
+        self, clock: MediaClock, watch: SocketWatch, sock: socket.socket, port: int
+    ) -> None:
         self.port = port
         self._clock = clock
+        self._watch = watch
         self._sock: socket.socket | None = sock
         self._loop = asyncio.get_running_loop()
         self.remote: tuple[str, int] | None = None
@@ -138,18 +143,18 @@ class RtpStream:
     # ---- the socket ------------------------------------------------------------------------
 
     def readable(self) -> None:
-        """The loop's reader callback: take every datagram waiting on the socket."""
+        """The socket has a datagram: take it (one; if more wait, we are called again)."""
         sock = self._sock
-        while sock is not None:
-            try:
-                data, addr = sock.recvfrom(2048)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # ICMP unreachable from a caller that went away
-                log.debug("RTP error on port %s: %s", self.port, exc)
-                return
-            self.datagram_received(data, addr)
-            sock = self._sock  # a digit handler may have closed the stream
+        if sock is None:
+            return
+        try:
+            data, addr = sock.recvfrom(2048)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # ICMP unreachable from a caller that went away
+            log.debug("RTP error on port %s: %s", self.port, exc)
+            return
+        self.datagram_received(data, addr)
 
     def _send(self, packet: bytes, remote: tuple[str, int]) -> None:
         sock = self._sock
@@ -222,7 +227,7 @@ class RtpStream:
         self.stop_playing()
         sock, self._sock = self._sock, None
         if sock is not None:
-            self._loop.remove_reader(sock.fileno())
+            self._watch.remove(sock.fileno())
             sock.close()
 
 
@@ -235,9 +240,9 @@ class MediaEngine:
         self._next = self._low
         self._in_use: set[int] = set()
         self.clock = MediaClock()
+        self._watch = SocketWatch(asyncio.get_running_loop())
 
     async def open_stream(self) -> RtpStream:
-        loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         span = (self._high - self._low) // 2 + 1
         for _ in range(span):
@@ -252,8 +257,8 @@ class MediaEngine:
             except OSError:
                 sock.close()
                 continue  # taken by another process: try the next one
-            stream = RtpStream(self.clock, sock, port)
-            loop.add_reader(sock.fileno(), stream.readable)
+            stream = RtpStream(self.clock, self._watch, sock, port)
+            self._watch.add(sock.fileno(), stream.readable)
             self._in_use.add(port)
             return stream
         raise OSError(f"no free RTP port in {self._low}-{self._high}")

@@ -144,6 +144,9 @@ class Store:
         # messages change (here, or on PostgreSQL anywhere), else kept PROFILE_TTL.
         self._usage: TtlCache[int, tuple[int, float]] = TtlCache(PROFILE_TTL, PROFILE_CACHE_SIZE)
         self._missed_calls = GroupCommit(self._write_missed_calls, linger=MISSED_CALL_LINGER)
+        # Messages do not linger: one that ends alone is committed at once, and those that
+        # end while a commit runs share the next (a thousand callers hang up within seconds).
+        self._messages = GroupCommit(self._write_messages)
         self._serial: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
@@ -173,6 +176,7 @@ class Store:
         return cls(engine, FileBlobStore(data_dir / "audio"))
 
     async def close(self) -> None:
+        await self._messages.flush()
         await self._missed_calls.flush()
         await self.engine.dispose()
 
@@ -288,12 +292,7 @@ class Store:
         await _blob_io(recording.close)
         pending = recording.pending
         try:
-            async with self._session() as session:
-                message = _message(pending, recording.bytes_written)
-                session.add(message)
-                await self._queue_event(session, _message_created(pending.id))
-                await self._announce(session, pending.mailbox_id)
-                await session.commit()
+            await self._messages.submit(recording)
         except StoreError:
             # The foreign key fails when the mailbox was removed while the caller spoke.
             if await self._mailbox_is_gone(pending):
@@ -302,9 +301,20 @@ class Store:
                     f"mailbox {pending.mailbox_number} was removed during the call"
                 ) from None
             raise
-        recording.mark_committed()
-        self._jobs_added()
         return pending.id
+
+    async def _write_messages(self, recordings: list[RecordingFile]) -> None:
+        """Finished recordings' messages and their notifications, in one transaction."""
+        async with self._session() as session:
+            for recording in recordings:
+                pending = recording.pending
+                session.add(_message(pending, recording.bytes_written))
+                await self._queue_event(session, _message_created(pending.id))
+                await self._announce(session, pending.mailbox_id)
+            await session.commit()
+        for recording in recordings:  # here, not in the callers: one may have been cancelled
+            recording.mark_committed()
+        self._jobs_added()
 
     async def discard_recording(self, sink: RecordingSink) -> None:
         recording = self._own(sink)

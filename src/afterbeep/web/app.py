@@ -57,6 +57,14 @@ def create_app(ctx: WebContext) -> FastAPI:
     async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok\n")
 
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> PlainTextResponse:
+        # For a load balancer or dispatcher: a node still synthesizing its prompts would
+        # make its first callers wait (and stall the calls it already has).
+        if not ctx.ready():
+            return PlainTextResponse("starting\n", status_code=503)
+        return PlainTextResponse("ready\n")
+
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:
         if ctx.metrics is None:

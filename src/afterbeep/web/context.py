@@ -21,6 +21,7 @@ class WebContext:
     hub: Hub
     speak: Speak | None = None
     metrics: Callable[[], str] | None = None
+    ready: Callable[[], bool] = lambda: True  # False while start-up work (prompts) runs
 
 
 def context(request: Request) -> WebContext:
