@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import json
@@ -284,6 +285,31 @@ async def test_committing_after_the_mailbox_was_removed(
     with pytest.raises(NotFound, match="removed during the call"):
         await store.commit_recording(recording)
     assert not recording.path.exists() and not recording.sidecar.exists()
+
+
+async def test_calls_ending_together_share_commits_and_a_removed_mailbox_fails_only_its_own(
+    store: Store, caller: CallerInfo, now: dt.datetime
+) -> None:
+    kept, gone = await _mailbox(store, "100"), await _mailbox(store, "200")
+    recordings = [store.start_recording(kept, caller, Codec.PCMU, now) for _ in range(30)]
+    doomed = store.start_recording(gone, caller, Codec.PCMU, now)
+    for index, recording in enumerate([*recordings, doomed]):
+        recording.write(bytes([index]) * SECOND * 3)
+    await store.remove_mailbox("200")
+
+    outcomes = await asyncio.gather(
+        *(store.commit_recording(r) for r in [*recordings, doomed]), return_exceptions=True
+    )
+
+    assert outcomes[:-1] == [r.id for r in recordings]
+    assert isinstance(outcomes[-1], NotFound)
+    stored = {m.id: m for m in await store.list_messages("100")}
+    assert set(stored) == {r.id for r in recordings}
+    for index, recording in enumerate(recordings):
+        wav = parse_g711_wav(await store.message_audio(recording.id))
+        assert wav.payload == bytes([index]) * SECOND * 3  # each row got its own audio
+    assert not pending_files(store.blobs.root)
+    assert await store.recover() == []
 
 
 async def test_an_unreadable_sidecar_is_left_alone(store: Store) -> None:

@@ -7,8 +7,10 @@ Contact and its packets arrive from 203.0.113.5:40000. Timers are RFC 3261's def
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
+import weakref
 from collections.abc import Sequence
 
 import pytest
@@ -116,6 +118,10 @@ def reply_to(request: Request, code: int) -> bytes:
         assert value is not None
         head.append(f"{name}: {value}")
     return ("\r\n".join([*head, "Content-Length: 0"]) + "\r\n\r\n").encode()
+
+
+class _Marker:
+    """What the TU hangs on a session (its call object), weakly referenceable."""
 
 
 class Harness:
@@ -429,6 +435,25 @@ class TestPeerBye:
         # A retransmitted BYE gets the same 200 from the transaction.
         assert h.send(in_dialog(session, "BYE", 2, "z9hG4bKbye1", contact=None)) == out
         assert h.events() == []
+
+    def test_an_ended_call_is_freed_while_its_transactions_absorb_retransmissions(self) -> None:
+        """Timers J and L keep transactions 32 s: they must not keep the call (its requests,
+        session and whatever the TU hung on it) alive that long, nor in the old generation."""
+        gc.collect()
+        gc.disable()  # freed by reference count, not by a collection
+        try:
+            h = Harness()
+            session = h.confirmed()
+            session.app = marker = _Marker()
+            bye = in_dialog(session, "BYE", 2, "z9hG4bKbye1", contact=None)
+            h.send(bye, at=5.0)
+            h.events()
+            alive = weakref.ref(marker)
+            del session, marker
+            assert alive() is None, gc.get_referrers(alive())
+            assert [status(o) for o in h.send(bye)] == [200]  # still absorbed and answered
+        finally:
+            gc.enable()
 
     def test_bye_before_the_ack_ends_the_call_and_stops_retransmissions(self) -> None:
         h = Harness()

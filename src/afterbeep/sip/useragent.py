@@ -128,6 +128,38 @@ class _Sender:
         self._ua._out.append(Outgoing(data, self.destination))
 
 
+class _Resend2xx:
+    """One 2xx's retransmissions until its ACK. An object, not a closure: a closure that
+    schedules itself refers to itself, and that cycle kept every answered call's session
+    alive until a full garbage collection."""
+
+    __slots__ = ("_data", "_deadline", "_interval", "_send", "_seq", "_session", "_ua")
+
+    def __init__(self, ua: UserAgent, session: Session, cseq: int, data: bytes, deadline: float):
+        self._ua = ua
+        self._session = session
+        self._seq = cseq
+        self._data = data
+        self._deadline = deadline
+        self._interval = 0.0
+        self._send = ua._sender(ua._response_destination(session.invite, session.source))
+
+    def schedule(self, now: float, interval: float) -> None:
+        self._interval = interval
+        when = min(now + interval, self._deadline)
+        self._session._unacked = (self._seq, self._ua._timers.schedule(when, self.fire))
+
+    def fire(self, at: float) -> None:
+        session = self._session
+        if session.state is SessionState.TERMINATED:
+            return
+        if at >= self._deadline:
+            self._ua._give_up_2xx(session, at)
+            return
+        self._send(self._data)
+        self.schedule(at, min(2 * self._interval, self._ua._config.t2))
+
+
 _LINE = re.compile(rb"(?im)^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:[ \t]*(.*?)\r?$")
 
 
@@ -715,33 +747,20 @@ class UserAgent:
     def _retransmit_2xx(self, session: Session, cseq: int, data: bytes, now: float) -> None:
         """§13.3.1.4: resend the 2xx at T1, 2·T1, … capped at T2 until the ACK; after
         64·T1 without one the session is ended with a BYE."""
-        send = self._sender(self._response_destination(session.invite, session.source))
         # §13.3.1.4: "retransmits the 2xx response for 64*T1 seconds": the give-up point is
         # a deadline of its own (like Timer H), not the first retransmission past 64·T1,
         # which came up to T2 late.
-        deadline = now + 64 * self._config.t1
+        resend = _Resend2xx(self, session, cseq, data, now + 64 * self._config.t1)
+        resend.schedule(now, self._config.t1)
 
-        def fire(interval: float) -> Callable[[float], None]:
-            def run(at: float) -> None:
-                if session.state is SessionState.TERMINATED:
-                    return
-                if at >= deadline:
-                    session._unacked = None
-                    if session.state is SessionState.ANSWERED:
-                        session.state = SessionState.CONFIRMED
-                    self.request(session, "BYE", at)
-                    self._end(session)
-                    self._events.append(CallEnded(session, "ack-timeout"))
-                    return
-                send(data)
-                nxt = min(2 * interval, self._config.t2)
-                when = min(at + nxt, deadline)
-                session._unacked = (cseq, self._timers.schedule(when, fire(nxt)))
-
-            return run
-
-        t1 = self._config.t1
-        session._unacked = (cseq, self._timers.schedule(now + t1, fire(t1)))
+    def _give_up_2xx(self, session: Session, at: float) -> None:
+        """No ACK for 64·T1: the dialog is confirmed for the BYE that ends it (§13.3.1.4)."""
+        session._unacked = None
+        if session.state is SessionState.ANSWERED:
+            session.state = SessionState.CONFIRMED
+        self.request(session, "BYE", at)
+        self._end(session)
+        self._events.append(CallEnded(session, "ack-timeout"))
 
     def _end(self, session: Session) -> None:
         session.state = SessionState.TERMINATED
