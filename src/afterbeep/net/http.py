@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from afterbeep.net.media import MediaEngine
+from afterbeep.net.sip_transport import SipTransport
 
 
 class Observed(Protocol):
@@ -16,6 +17,7 @@ class Observed(Protocol):
     started_at: float
     ready: bool
     media: MediaEngine
+    sip: SipTransport
 
     @property
     def calls(self) -> Mapping[int, object]: ...
@@ -37,6 +39,7 @@ def metrics_text(app: Observed) -> str:
         "afterbeep_ready": int(app.ready),
         "afterbeep_calls_active": len(app.calls),
         "afterbeep_calls_total": app.calls_total,
+        "afterbeep_sip_invites_shed_total": app.sip.shed,
         "afterbeep_uptime_seconds": round(time.time() - app.started_at, 3),
         "afterbeep_media_ticks_total": stats.ticks,
         "afterbeep_media_packets_sent_total": stats.packets,

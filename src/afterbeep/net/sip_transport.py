@@ -2,6 +2,13 @@
 
 Every entry point follows the same three steps: feed the core (bytes or an action, with the
 loop's time), send what it produced, hand its events to the application.
+
+The UDP socket is read directly (``recvmsg``) rather than through an asyncio transport, for
+the kernel's arrival time of each datagram (Linux ``SO_TIMESTAMPNS``): a datagram that
+waited more than ``SHED_AFTER`` seconds in the socket's queue means the loop is behind, and
+new calls are then refused with 503 (cheap) instead of being set up (costly) for callers
+who have already retransmitted or given up. Without it, an offered load above capacity made
+the queue seconds long and call setups collapsed to a fraction of capacity.
 """
 
 from __future__ import annotations
@@ -10,6 +17,9 @@ import asyncio
 import contextlib
 import logging
 import socket
+import struct
+import sys
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -20,6 +30,13 @@ from afterbeep.sip.useragent import Address, Event, UserAgent
 
 log = logging.getLogger(__name__)
 
+SHED_AFTER = 0.2  # seconds a datagram may wait to be read before new calls are refused
+# Not in Python's socket module before 3.14; 35 on Linux's generic ABI (x86, ARM).
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
+_TIMESPEC = struct.Struct("@qq")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
+MAX_DATAGRAM = 65535
+
 
 class SipTransport:
     """Owns the SIP sockets; the application reacts to events through ``on_event``."""
@@ -28,7 +45,9 @@ class SipTransport:
         self.ua = ua
         self._on_event = on_event
         self._loop = asyncio.get_running_loop()
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: socket.socket | None = None
+        self._stamped = False  # the kernel timestamps arrivals
+        self.shed = 0  # INVITEs refused because the loop was behind
         self._tcp_server: asyncio.Server | None = None
         self._streams: dict[tuple[str, int], _StreamConnection] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -37,16 +56,26 @@ class SipTransport:
         self.local_port = 0
 
     async def start(self, host: str, port: int) -> None:
-        transport, _ = await self._loop.create_datagram_endpoint(
-            lambda: _Datagrams(self), local_addr=(host, port)
-        )
-        self._udp = transport
-        sock = transport.get_extra_info("socket")
+        infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
         with contextlib.suppress(OSError):
             # Bursts (a trunk's retransmissions, a scanner) must queue, not be dropped by the
             # kernel; the kernel caps this at net.core.rmem_max.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        self.local_port = transport.get_extra_info("sockname")[1]
+        if SO_TIMESTAMPNS is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                self._stamped = True
+        self._udp = sock
+        self._loop.add_reader(sock.fileno(), self._udp_readable)
+        self.local_port = sock.getsockname()[1]
         self._tcp_server = await self._loop.create_server(
             lambda: _StreamConnection(self), host, self.local_port
         )
@@ -60,6 +89,7 @@ class SipTransport:
             self._tcp_server.close()
             await self._tcp_server.wait_closed()
         if self._udp is not None:
+            self._loop.remove_reader(self._udp.fileno())
             self._udp.close()
 
     # ---- driving the core ------------------------------------------------------------------
@@ -69,9 +99,29 @@ class SipTransport:
         action(self._loop.time())
         self._flush()
 
-    def received(self, data: bytes, source: Address) -> None:
-        self.ua.receive(data, source, self._loop.time())
+    def received(self, data: bytes, source: Address, *, shed: bool = False) -> None:
+        self.ua.receive(data, source, self._loop.time(), shed=shed)
         self._flush()
+
+    def _udp_readable(self) -> None:
+        """One datagram per readiness, like asyncio's own transports: the loop stays fair
+        to the media and the calls' tasks."""
+        sock = self._udp
+        if sock is None:
+            return
+        try:
+            data, ancillary, _flags, addr = sock.recvmsg(MAX_DATAGRAM, _ANCILLARY)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # ICMP unreachable from a peer that went away
+            log.debug("UDP error: %s", exc)
+            return
+        if len(data) < 16:
+            return  # keepalives (CRLF, STUN-ish noise) carry nothing to answer
+        shed = self._stamped and _waited(ancillary) > SHED_AFTER
+        if shed and data.startswith(b"INVITE "):
+            self.shed += 1
+        self.received(data, Address("UDP", str(addr[0]), addr[1]), shed=shed)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -103,7 +153,12 @@ class SipTransport:
         key = (destination.host, destination.port)
         if destination.transport == "UDP":
             if self._udp is not None:
-                self._udp.sendto(data, key)
+                try:
+                    self._udp.sendto(data, key)
+                except OSError as exc:
+                    # A full send buffer or an unreachable peer: the message is lost like
+                    # any datagram, and SIP's retransmissions cover it.
+                    log.debug("UDP send to %s:%s failed: %s", *key, exc)
             return
         connection = self._streams.get(key)
         if connection is not None:
@@ -136,17 +191,13 @@ class SipTransport:
                 connection.write(data)
 
 
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, owner: SipTransport) -> None:
-        self._owner = owner
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if len(data) < 16:
-            return  # keepalives (CRLF, STUN-ish noise) carry nothing to answer
-        self._owner.received(data, Address("UDP", str(addr[0]), addr[1]))
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("UDP error: %s", exc)  # ICMP unreachable from a peer that went away
+def _waited(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """Seconds since the kernel received the datagram (0 when it did not say)."""
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+            return time.time() - (int(seconds) + int(nanoseconds) / 1e9)
+    return 0.0
 
 
 class _StreamConnection(asyncio.Protocol):

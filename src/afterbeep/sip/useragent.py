@@ -65,6 +65,7 @@ from afterbeep.sip.transaction import (
 from afterbeep.sip.uri import NameAddr, SipUri
 
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
+SHED_RETRY_AFTER = 5  # seconds a caller refused for overload is asked to wait
 # SUBSCRIBE only for the message-summary package (Allow-Events); others get 489.
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER, UPDATE, SUBSCRIBE"
 # Methods we know and refuse out of a dialog with 405 (others get 501, §8.2.1).
@@ -204,8 +205,11 @@ class UserAgent:
 
     # ---- the shell's side -------------------------------------------------------------------
 
-    def receive(self, data: bytes, source: Address, now: float) -> None:
-        """One datagram (or one framed stream message) from ``source``."""
+    def receive(self, data: bytes, source: Address, now: float, *, shed: bool = False) -> None:
+        """One datagram (or one framed stream message) from ``source``. ``shed``: the shell
+        is overloaded (the message waited too long to be read): a new call is refused with
+        503 and Retry-After (§21.5.4), so the caller or its proxy tries elsewhere or later,
+        while calls already up go on."""
         self._now = now
         try:
             message = parse_message(data)
@@ -222,7 +226,7 @@ class UserAgent:
             if message.method != "ACK":
                 self._send_stateless(make_response(message, error.status, error.reason), source)
             return
-        self._on_request(message, source, now)
+        self._on_request(message, source, now, shed)
 
     def handle_timer(self, now: float) -> None:
         self._now = now
@@ -490,7 +494,9 @@ class UserAgent:
 
     # ---- requests ---------------------------------------------------------------------------
 
-    def _on_request(self, request: Request, source: Address, now: float) -> None:
+    def _on_request(
+        self, request: Request, source: Address, now: float, shed: bool = False
+    ) -> None:
         method = request.method
         key = self._server_key(request, "INVITE" if method == "ACK" else method)
         existing = self._server_tx.get(key)
@@ -508,7 +514,11 @@ class UserAgent:
         if to_tag is not None:
             self._on_in_dialog(request, source, to_tag, now)
             return
-        if method == "INVITE":
+        if method == "INVITE" and shed:
+            # Through a transaction: the INVITE's retransmissions get the same 503.
+            handle = self._new_server_tx(request, source, key, None)
+            self._answer(handle, 503, now, headers=[("Retry-After", str(SHED_RETRY_AFTER))])
+        elif method == "INVITE":
             self._on_invite(request, source, key, now)
         elif method == "SUBSCRIBE":
             handle = self._new_server_tx(request, source, key, None)
