@@ -5,7 +5,7 @@ loop's time), send what it produced, hand its events to the application.
 
 The UDP socket is read directly (``recvmsg``) rather than through an asyncio transport, for
 the kernel's arrival time of each datagram (Linux ``SO_TIMESTAMPNS``): a datagram that
-waited more than ``SHED_AFTER`` seconds in the socket's queue means the loop is behind, and
+waited more than ``SHED_AFTER`` seconds (T1) in the socket's queue means the loop is behind, and
 new calls are then refused with 503 (cheap) instead of being set up (costly) for callers
 who have already retransmitted or given up. Without it, an offered load above capacity made
 the queue seconds long and call setups collapsed to a fraction of capacity.
@@ -30,7 +30,10 @@ from afterbeep.sip.useragent import Address, Event, UserAgent
 
 log = logging.getLogger(__name__)
 
-SHED_AFTER = 0.2  # seconds a datagram may wait to be read before new calls are refused
+# Seconds a datagram may wait to be read before new calls are refused: T1, after which the
+# caller has retransmitted its INVITE (a prompt synthesized on the spot, a full collection
+# must not refuse calls; seconds of queue must).
+SHED_AFTER = 0.5
 # Not in Python's socket module before 3.14; 35 on Linux's generic ABI (x86, ARM).
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
 _TIMESPEC = struct.Struct("@qq")

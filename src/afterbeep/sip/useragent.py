@@ -112,7 +112,6 @@ class _Routed(Protocol):
     route_set: list[str]
 
 
-# Header lines a lenient scan looks for, to answer 400 to a request that would not parse.
 _SENDERS_KEPT = 4096  # peers whose sender is kept for reuse (dropped all at once beyond)
 
 
@@ -161,6 +160,7 @@ class _Resend2xx:
         self.schedule(at, min(2 * self._interval, self._ua._config.t2))
 
 
+# Header lines a lenient scan looks for, to answer 400 to a request that would not parse.
 _LINE = re.compile(rb"(?im)^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:[ \t]*(.*?)\r?$")
 
 
