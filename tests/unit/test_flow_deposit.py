@@ -99,6 +99,26 @@ async def test_busy_diversion_plays_busy_greeting_and_temporary_overrides() -> N
     assert call.played[0] == encode(Codec.PCMU, tones.tone(900, 1.0))
 
 
+async def test_a_recorded_greeting_is_read_once_per_codec_and_plays_in_each() -> None:
+    reads: list[str] = []
+
+    class CountingStore(MemoryStore):
+        async def read_audio(self, key: str) -> bytes:
+            reads.append(key)
+            return await super().read_audio(key)
+
+    store = CountingStore(
+        mailboxes={"1001": mailbox(greetings={GreetingKind.UNAVAILABLE: "unavail.wav"})},
+        audio={"unavail.wav": greeting_wav(900)},
+    )
+    deposit = make(store)
+    for codec in (Codec.PCMU, Codec.PCMU, Codec.PCMA, Codec.PCMA):
+        call = ScriptedCall(codec_value=codec)
+        await deposit.run(call)
+        assert call.played[0] == encode(codec, tones.tone(900, 1.0))
+    assert reads == ["unavail.wav", "unavail.wav"]  # once for µ-law, once for A-law
+
+
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [(WarningMode.NONE, 2), (WarningMode.DEFAULT, 3), (WarningMode.CUSTOM, 3)],

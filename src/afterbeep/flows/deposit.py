@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from afterbeep.calls.call import Call, CallGone, StopReason
 from afterbeep.domain import (
     CallerInfo,
+    Codec,
     DiversionReason,
     GreetingKind,
     MailboxProfile,
@@ -25,6 +27,8 @@ from afterbeep.flows.prompts import Prompts, beep, silence, warning_tone
 from afterbeep.media.wav import WavError, to_telephone
 
 log = logging.getLogger(__name__)
+
+GREETINGS_KEPT = 64  # recorded greetings kept converted (~240 KB for 30 s of audio)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,10 @@ class Deposit:
         self._prompts = prompts
         self._options = options
         self._now = now
+        # Recorded greetings in each call's codec, least recently used first: reading and
+        # converting a file on every call costs more than the rest of answering. Keys name
+        # immutable content (a new recording gets a new key), so nothing goes stale.
+        self._converted: OrderedDict[tuple[str, Codec], bytes] = OrderedDict()
 
     async def run(self, call: Call) -> None:
         info = call.info
@@ -195,11 +203,20 @@ class Deposit:
 
     async def _audio(self, call: Call, key: str) -> bytes:
         """A stored recording in the call's codec; empty (and logged) if it cannot be read."""
+        cache_key = (key, call.codec)
+        audio = self._converted.get(cache_key)
+        if audio is not None:
+            self._converted.move_to_end(cache_key)
+            return audio
         try:
-            return to_telephone(await self._store.read_audio(key), call.codec)
+            audio = to_telephone(await self._store.read_audio(key), call.codec)
         except (OSError, WavError) as exc:
             log.warning("call %s: cannot play %s: %s", call.info.call_id, key, exc)
             return b""
+        self._converted[cache_key] = audio
+        if len(self._converted) > GREETINGS_KEPT:
+            self._converted.popitem(last=False)
+        return audio
 
     def _prompt(self, call: Call, mailbox: MailboxProfile, name: str) -> bytes:
         return self._prompts.get(name, call.codec, mailbox.language)

@@ -42,7 +42,8 @@ class MessageStore(Protocol):
     async def find_mailbox(self, number: str) -> MailboxProfile | None: ...
 
     async def read_audio(self, key: str) -> bytes:
-        """The WAV file stored under ``key`` (a greeting or a message)."""
+        """The WAV file stored under ``key`` (a greeting or a message). What a key names never
+        changes: new audio gets a new key (callers may keep what they read)."""
 
     def start_recording(
         self, mailbox: MailboxProfile, caller: CallerInfo, codec: Codec, started_at: dt.datetime

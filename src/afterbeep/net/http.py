@@ -39,7 +39,7 @@ def metrics_text(app: Observed) -> str:
         "afterbeep_ready": int(app.ready),
         "afterbeep_calls_active": len(app.calls),
         "afterbeep_calls_total": app.calls_total,
-        "afterbeep_sip_invites_shed_total": app.sip.shed,
+        "afterbeep_sip_invites_shed_total": app.sip.ua.calls_shed,
         "afterbeep_uptime_seconds": round(time.time() - app.started_at, 3),
         "afterbeep_media_ticks_total": stats.ticks,
         "afterbeep_media_packets_sent_total": stats.packets,

@@ -50,7 +50,6 @@ class SipTransport:
         self._loop = asyncio.get_running_loop()
         self._udp: socket.socket | None = None
         self._stamped = False  # the kernel timestamps arrivals
-        self.shed = 0  # INVITEs refused because the loop was behind
         self._tcp_server: asyncio.Server | None = None
         self._streams: dict[tuple[str, int], _StreamConnection] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -122,8 +121,6 @@ class SipTransport:
         if len(data) < 16:
             return  # keepalives (CRLF, STUN-ish noise) carry nothing to answer
         shed = self._stamped and _waited(ancillary) > SHED_AFTER
-        if shed and data.startswith(b"INVITE "):
-            self.shed += 1
         self.received(data, Address("UDP", str(addr[0]), addr[1]), shed=shed)
 
     def _on_timer(self) -> None:

@@ -198,6 +198,7 @@ class UserAgent:
         self._early: dict[tuple[str, str], Session] = {}  # (Call-ID, From tag) before a 2xx
         self._now = 0.0  # the time of the call being handled: client transactions' answers
         self._senders: dict[Address, _Sender] = {}
+        self.calls_shed = 0  # new calls refused with 503 because the shell was behind
         self.notifier = Notifier(
             subscriptions or SubscriptionPolicy(), self._timers, self._events.append,
             self._subscription_request, self._subscription_contact, self._token, ALLOW,
@@ -207,9 +208,9 @@ class UserAgent:
 
     def receive(self, data: bytes, source: Address, now: float, *, shed: bool = False) -> None:
         """One datagram (or one framed stream message) from ``source``. ``shed``: the shell
-        is overloaded (the message waited too long to be read): a new call is refused with
-        503 and Retry-After (§21.5.4), so the caller or its proxy tries elsewhere or later,
-        while calls already up go on."""
+        is overloaded (the message waited too long to be read): a new call (and an OPTIONS
+        probe) is refused with 503 and Retry-After (§21.5.4), so the caller or its proxy
+        tries elsewhere or later, while calls already up go on."""
         self._now = now
         try:
             message = parse_message(data)
@@ -514,10 +515,12 @@ class UserAgent:
         if to_tag is not None:
             self._on_in_dialog(request, source, to_tag, now)
             return
-        if method == "INVITE" and shed:
-            # Through a transaction: the INVITE's retransmissions get the same 503.
+        if method in ("INVITE", "OPTIONS") and shed:
+            # Through a transaction: the INVITE's retransmissions get the same 503. OPTIONS
+            # gets what an INVITE would (§11.2): a dispatcher's probe sees the overload.
             handle = self._new_server_tx(request, source, key, None)
             self._answer(handle, 503, now, headers=[("Retry-After", str(SHED_RETRY_AFTER))])
+            self.calls_shed += method == "INVITE"
         elif method == "INVITE":
             self._on_invite(request, source, key, now)
         elif method == "SUBSCRIBE":
