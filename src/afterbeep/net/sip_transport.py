@@ -5,8 +5,8 @@ loop's time), send what it produced, hand its events to the application.
 
 The UDP socket is read directly (``recvmsg``) rather than through an asyncio transport, for
 the kernel's arrival time of each datagram (Linux ``SO_TIMESTAMPNS``): a datagram that
-waited more than ``SHED_AFTER`` seconds (T1) in the socket's queue means the loop is behind, and
-new calls are then refused with 503 (cheap) instead of being set up (costly) for callers
+waited more than ``SHED_AFTER`` seconds (T1) in the socket's queue means the loop is behind,
+and new calls are then refused with 503 (cheap) instead of being set up (costly) for callers
 who have already retransmitted or given up. Without it, an offered load above capacity made
 the queue seconds long and call setups collapsed to a fraction of capacity.
 """
@@ -58,15 +58,7 @@ class SipTransport:
         self.local_port = 0
 
     async def start(self, host: str, port: int) -> None:
-        infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-        family, _, _, _, address = infos[0]
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.setblocking(False)
-            sock.bind(address)
-        except OSError:
-            sock.close()
-            raise
+        sock = await self._bound_udp(host, port)
         with contextlib.suppress(OSError):
             # Bursts (a trunk's retransmissions, a scanner) must queue, not be dropped by the
             # kernel; the kernel caps this at net.core.rmem_max.
@@ -81,6 +73,23 @@ class SipTransport:
         self._tcp_server = await self._loop.create_server(
             lambda: _StreamConnection(self), host, self.local_port
         )
+
+    async def _bound_udp(self, host: str, port: int) -> socket.socket:
+        """A UDP socket on the first of the host's addresses that can be bound (a name such
+        as ``localhost`` may list ``::1`` on a machine without IPv6)."""
+        infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        error: OSError = OSError(f"no address for {host}")
+        for family, _, _, _, address in infos:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock.setblocking(False)
+                sock.bind(address)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            return sock
+        raise error
 
     async def close(self) -> None:
         if self._timer is not None:
