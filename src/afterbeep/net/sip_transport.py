@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 # caller has retransmitted its INVITE (a prompt synthesized on the spot, a full collection
 # must not refuse calls; seconds of queue must).
 SHED_AFTER = 0.5
-# Not in Python's socket module before 3.14; 35 on Linux's generic ABI (x86, ARM).
+# Not in Python 3.11's socket module; 35 on Linux's generic ABI (x86, ARM).
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
 _TIMESPEC = struct.Struct("@qq")
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
