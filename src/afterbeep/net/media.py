@@ -108,7 +108,6 @@ class RtpStream:
         self._clock = clock
         self._watch = watch
         self._sock: socket.socket | None = sock
-        self._loop = asyncio.get_running_loop()
         self.remote: tuple[str, int] | None = None
         self._latched = False
         self.receiver: RtpReceiver | None = None

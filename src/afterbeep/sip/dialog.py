@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 from afterbeep.sip.message import Headers, Request, Response
-from afterbeep.sip.transaction import InviteServerTransaction, NonInviteServerTransaction
+from afterbeep.sip.transaction import ServerTransaction
 
 REASONS = {
     100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 202: "Accepted",
@@ -53,7 +53,7 @@ class ServerRequest:
     """A request the TU must answer through ``UserAgent.respond``."""
 
     request: Request
-    transaction: InviteServerTransaction | NonInviteServerTransaction
+    transaction: ServerTransaction
     session: Session | None
 
 

@@ -682,7 +682,7 @@ class UserAgent:
         self, request: Request, source: Address, key: tuple[str, ...], session: Session | None
     ) -> ServerRequest:
         send = self._sender(self._response_destination(request, source))
-        tx: InviteServerTransaction | NonInviteServerTransaction
+        tx: ServerTransaction
         if request.method == "INVITE":
             tx = InviteServerTransaction(send, self._timers, source.reliable, self._config)
         else:
