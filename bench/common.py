@@ -94,6 +94,31 @@ def proc_usage(pid: int) -> ProcUsage:
     return ProcUsage(cpu, rss, hwm, threads)
 
 
+@dataclass(frozen=True, slots=True)
+class CpuSplit:
+    """Where the server runs and where its load generators run."""
+
+    server: frozenset[int]
+    peers: frozenset[int]
+
+
+def cpu_split() -> CpuSplit | None:
+    """One CPU for the server, the others for SIPp: "the server on one core" is then a fact
+    of the run, not a figure read afterwards. None with fewer than two CPUs."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return CpuSplit(frozenset(cpus[:1]), frozenset(cpus[1:]))
+
+
+def pin(pid: int, cpus: frozenset[int]) -> None:
+    """Restrict every thread of ``pid`` to ``cpus``; threads it starts later inherit it."""
+    with contextlib.suppress(FileNotFoundError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(task), cpus)
+
+
 def socket_inodes(pid: int) -> set[int]:
     """Inodes of the sockets process ``pid`` has open."""
     inodes: set[int] = set()
@@ -427,8 +452,10 @@ def running_server(
     log_level: str = "info",
     start_timeout: float = 120.0,
     server_args: Sequence[str] = (),
+    cpus: frozenset[int] | None = None,
 ) -> Iterator[Server]:
-    """A server on free loopback ports with its data in a new folder under ``workdir``."""
+    """A server on free loopback ports with its data in a new folder under ``workdir``,
+    restricted to ``cpus`` when given."""
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="data-", dir=workdir))
     for number, name in mailboxes:
@@ -452,6 +479,8 @@ def running_server(
         )
     server = Server(process, data_dir, sip_port, http_port, rtp_ports, log_path)
     try:
+        if cpus is not None:
+            pin(process.pid, cpus)
         deadline = time.monotonic() + start_timeout
         while not (_healthy(http_port) and sip_options_answered(sip_port)):
             if process.poll() is not None:
@@ -601,10 +630,13 @@ def _reap(run: _Running, deadline: float) -> None:
 
 
 def run_sipp(
-    specs: Sequence[SippSpec], on_start: Callable[[list[int]], None] | None = None
+    specs: Sequence[SippSpec],
+    on_start: Callable[[list[int]], None] | None = None,
+    cpus: frozenset[int] | None = None,
 ) -> list[SippResult]:
     """Run SIPp UAC processes side by side until they all end; bounded by their -m/-timeout
-    and, as a last resort, killed 30 s after their timeout. ``on_start`` gets their pids."""
+    and, as a last resort, killed 30 s after their timeout. ``on_start`` gets their pids;
+    ``cpus``: where they may run."""
     running: list[_Running] = []
     used: list[int] = []
     try:
@@ -621,6 +653,8 @@ def run_sipp(
                     command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     cwd=spec.workdir,
                 )  # fmt: skip
+            if cpus is not None:
+                pin(process.pid, cpus)
             running.append(_Running(spec, process, command, time.monotonic(), screen))
         if on_start is not None:
             on_start([run.process.pid for run in running])
@@ -700,11 +734,20 @@ def _cell(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def machine_note() -> str:
+def machine_note(split: CpuSplit | None = None) -> str:
+    if split is None:
+        return (
+            f"machine: {CPU_COUNT} CPU core(s), shared by the server (one asyncio thread + the "
+            "SQLite thread) and SIPp; loopback only"
+        )
     return (
-        f"machine: {CPU_COUNT} CPU core(s), shared by the server (one asyncio thread + the "
-        "SQLite thread) and SIPp; loopback only"
+        f"machine: {CPU_COUNT} CPU core(s); the server (every thread) pinned to CPU "
+        f"{_cpu_list(split.server)}, SIPp to CPU {_cpu_list(split.peers)}; loopback only"
     )
+
+
+def _cpu_list(cpus: frozenset[int]) -> str:
+    return ",".join(str(cpu) for cpu in sorted(cpus))
 
 
 def invocation() -> str:

@@ -31,12 +31,14 @@ from tests.support.pcap import write_rtp_pcap
 from bench.common import (
     CPU_COUNT,
     DTMF_POUND_PCAP,
+    CpuSplit,
     Phase,
     Sampler,
     Server,
     SippResult,
     SippSpec,
     Window,
+    cpu_split,
     invocation,
     machine_note,
     make_workdir,
@@ -296,6 +298,7 @@ def measure(
     files: tuple[Path, Path, bytes],
     ramp: float,
     procs: int,
+    cpus: CpuSplit | None,
 ) -> DepositResult:
     pcap, raw, payload = files
     run_dir = workdir / f"calls-{calls}-{media}"
@@ -306,7 +309,10 @@ def measure(
     # Transcription (seconds of CPU a message, on every core) is sized by bench.transcribe;
     # here it would compete with the calls being measured.
     with running_server(
-        run_dir, mailbox_settings=settings, server_args=["--no-transcription"]
+        run_dir,
+        mailbox_settings=settings,
+        server_args=["--no-transcription"],
+        cpus=cpus.server if cpus else None,
     ) as server:
         call_seconds = (AFTER_ACK_MS + AFTER_POUND_MS + TAIL_MS) / 1000 + seconds
         specs = [
@@ -326,7 +332,7 @@ def measure(
         window = Window(server.pid)
         with Sampler(server.pid, http_port=server.http_port, track_udp=True) as sampler:
             window.start()
-            results = run_sipp(specs, on_start=sampler.watch)
+            results = run_sipp(specs, on_start=sampler.watch, cpus=cpus.peers if cpus else None)
             window.stop()
         # The last callers' messages are committed after their BYE was answered: count them
         # once the server has finished every call.
@@ -397,7 +403,7 @@ def _phase_cells(phase: Phase | None, *, with_calls: bool) -> list[object]:
     ]
 
 
-def report(results: list[DepositResult], ramp: float) -> str:
+def report(results: list[DepositResult], ramp: float, cpus: CpuSplit | None = None) -> str:
     outcome = [
         [
             r.calls, r.media, len(r.sipp), r.successful, r.failed, r.messages,
@@ -421,7 +427,7 @@ def report(results: list[DepositResult], ramp: float) -> str:
     lines = [
         f"afterbeep deposit: N concurrent callers, '#' to skip the greeting, {seconds} s of "
         "PCMU speech each, then BYE",
-        machine_note(),
+        machine_note(cpus),
         f"SIPp: callers split over the SIPp processes shown; -l/-m = each one's share of N, "
         f"-r = share / {ramp:g} s",
         "",
@@ -560,6 +566,12 @@ def main(argv: list[str] | None = None) -> None:
         help="SIPp processes to split the callers over (default: one per 250 callers)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let the server and SIPp share every CPU (default: the server on one, SIPp on "
+        "the others)",
+    )
     args = parser.parse_args(argv)
     counts = [int(value) for value in args.calls.split(",") if value.strip()]
     if not counts or any(not 1 <= n <= 2000 for n in counts):
@@ -574,13 +586,14 @@ def main(argv: list[str] | None = None) -> None:
     if not 0 <= args.sipp_procs <= 16:
         parser.error("--sipp-procs must be between 0 (automatic) and 16")
     workdir = make_workdir("deposit")
+    cpus = None if args.no_pin else cpu_split()
     results: list[DepositResult] = []
     try:
         files = make_message(workdir, args.seconds)
         for calls in counts:
             for media in medias:
                 procs = args.sipp_procs or max(1, math.ceil(calls / 250))
-                result = measure(calls, args.seconds, media, workdir, files, args.ramp, procs)
+                result = measure(calls, args.seconds, media, workdir, files, args.ramp, procs, cpus)
                 results.append(result)
                 print(
                     f"  N={calls} {media}: {result.successful}/{calls} ok, "
@@ -594,7 +607,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print()
-    print(report(results, args.ramp))
+    print(report(results, args.ramp, cpus))
     if args.keep:
         print(f"work folder kept: {workdir}")
     print()

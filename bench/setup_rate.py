@@ -3,9 +3,11 @@
 Each call is INVITE → (100/180) → 200 with SDP → ACK → BYE at once → 200: the server looks
 the mailbox up, opens an RTP port, answers, starts the greeting, then tears the call down and
 records a missed call. For each rate a fresh server (fresh data folder) gets a short warm-up,
-then the measured run; the table shows what SIPp saw and what the server spent.
+then the measured run; the table shows what SIPp saw and what the server spent. With two or
+more CPUs the server (all its threads) is pinned to one and SIPp to the others (``--no-pin``:
+both share every CPU).
 
-    python -m bench.setup_rate [--rates 200,500,1000,1500,2000] [--calls N]
+    python -m bench.setup_rate [--rates 200,500,1000,1500,2000] [--calls N] [--no-pin]
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from pathlib import Path
 
 from bench.common import (
     CPU_COUNT,
+    CpuSplit,
     Sampler,
     SippResult,
     SippSpec,
     Window,
+    cpu_split,
     invocation,
     machine_note,
     make_workdir,
@@ -141,15 +145,18 @@ class RateResult:
         return self.sipp.attempted > 0 and self.sipp.not_ok == 0
 
 
-def measure(rate: float, calls: int, workdir: Path, limit: int | None) -> RateResult:
+def measure(
+    rate: float, calls: int, workdir: Path, limit: int | None, split: CpuSplit | None
+) -> RateResult:
     scenario = workdir / "answer_hangup.xml"
     scenario.write_text(SCENARIO)
     run_dir = workdir / f"rate-{rate:g}"
-    with running_server(run_dir) as server:
+    peers = split.peers if split else None
+    with running_server(run_dir, cpus=split.server if split else None) as server:
         warm = SippSpec(
             server.sip_port, WARMUP_CALLS, 20, WARMUP_CALLS, 20, run_dir, scenario, name="warmup"
         )
-        run_sipp([warm])
+        run_sipp([warm], cpus=peers)
         spec = SippSpec(
             target_port=server.sip_port,
             calls=calls,
@@ -163,7 +170,7 @@ def measure(rate: float, calls: int, workdir: Path, limit: int | None) -> RateRe
         window = Window(server.pid)
         with Sampler(server.pid, track_udp=True) as sampler:
             window.start()
-            (result,) = run_sipp([spec])
+            (result,) = run_sipp([spec], cpus=peers)
             window.stop()
         metrics = server.metrics()
     return RateResult(
@@ -179,7 +186,7 @@ def measure(rate: float, calls: int, workdir: Path, limit: int | None) -> RateRe
     )
 
 
-def report(results: list[RateResult], calls_note: str) -> str:
+def report(results: list[RateResult], calls_note: str, split: CpuSplit | None) -> str:
     rows = [
         [
             f"{r.rate:g}",
@@ -209,14 +216,15 @@ def report(results: list[RateResult], calls_note: str) -> str:
     ]  # fmt: skip
     lines = [
         "afterbeep call-setup rate (INVITE → 200 → ACK → BYE, no media from the caller)",
-        machine_note(),
+        machine_note(split),
         calls_note,
         "",
         table(headers, rows),
         "",
         "setups/s: successful calls / SIPp run time (first INVITE to last BYE answered).",
         "failed: SIPp's failed calls; unfinished: neither successful nor failed when it stopped.",
-        "srv %core: server CPU over the run as % of one core (the server is one asyncio thread).",
+        "srv %core: server CPU over the run as % of one core (one asyncio thread and the "
+        "SQLite thread).",
         "other %core: busy CPU used by neither (kernel threads, this harness, other processes "
         "on the machine).",
         "SIP drops: datagrams the kernel dropped on the server's SIP socket (full buffer; "
@@ -260,7 +268,7 @@ def report(results: list[RateResult], calls_note: str) -> str:
         lines.append(
             "server CPU ≥ 90 % of one core at target "
             + ", ".join(f"{r.rate:g}/s" for r in cpu_bound)
-            + ": the single event-loop thread is the limit there."
+            + ": the server's one core is the limit there."
         )
     return "\n".join(lines)
 
@@ -278,6 +286,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="SIPp -l (default: 2 × rate)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let the server and SIPp share every CPU (default: the server on one, SIPp on "
+        "the others)",
+    )
     args = parser.parse_args(argv)
     rates = [float(value) for value in args.rates.split(",") if value.strip()]
     if not rates or any(rate <= 0 for rate in rates):
@@ -285,11 +299,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.calls is not None and not 1 <= args.calls <= 100_000:
         parser.error("--calls must be between 1 and 100000")
     workdir = make_workdir("setup")
+    split = None if args.no_pin else cpu_split()
     results: list[RateResult] = []
     try:
         for rate in rates:
             calls = args.calls or max(1, min(100_000, int(rate * args.seconds)))
-            result = measure(rate, calls, workdir, args.limit)
+            result = measure(rate, calls, workdir, args.limit, split)
             results.append(result)
             print(
                 f"  rate {rate:g}/s: {result.sipp.successful}/{result.sipp.attempted} ok, "
@@ -306,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         else f"calls per rate: rate × {args.seconds:g} s; SIPp -l {args.limit or '2 × rate'}"
     )
     print()
-    print(report(results, note))
+    print(report(results, note, split))
     if args.keep:
         print(f"work folder kept: {workdir}")
     print()
