@@ -401,6 +401,34 @@ class TestHeaders:
         assert [n for n, _ in headers] == ["Via", "Subject"]
         assert len(headers) == 2
 
+    def test_lookups_follow_every_change(self) -> None:
+        # The index is kept up to date, not rebuilt: each change must show in get/get_all.
+        message = parse_message(
+            b"OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+            b"Via: SIP/2.0/UDP p;branch=z9hG4bK2\r\nf: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\n"
+            b"i: c1\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        )
+        headers = message.headers
+        assert message.top_via.host == "h"
+        assert message.name_addr("From").tag == "1"
+        headers.replace_first("Via", "SIP/2.0/UDP n;branch=z9hG4bK3")
+        assert headers.get_all("Via") == [
+            "SIP/2.0/UDP n;branch=z9hG4bK3",
+            "SIP/2.0/UDP p;branch=z9hG4bK2",
+        ]
+        assert message.top_via.host == "n"  # the memoised Via was dropped
+        headers.set("From", "<sip:z@y>;tag=2")
+        assert message.name_addr("From").tag == "2"
+        headers.add("Via", "SIP/2.0/UDP q;branch=z9hG4bK4")
+        assert len(headers.get_all("v")) == 3
+        headers.remove("via")
+        assert headers.get("Via") is None and headers.get_all("Via") == []
+        headers.replace_first("Subject", "s")  # absent: added
+        assert headers.get("Subject") == "s"
+        assert message.cseq == (1, "OPTIONS")
+        headers.set("CSeq", "2 OPTIONS")
+        assert message.cseq == (2, "OPTIONS")
+
     def test_copy_is_independent(self) -> None:
         headers = Headers([("Via", "a")])
         copy = headers.copy()

@@ -1023,3 +1023,17 @@ def test_bye_before_ack_waits_for_the_ack() -> None:
     assert [request_of(o).method for o in out] == ["BYE"]
     assert h.events() == []
     assert h.ua.active_sessions == 0
+
+
+def test_default_tags_are_random_64_bit_hex_and_unique() -> None:
+    """Without ``new_token`` tags come from a pool of ``os.urandom`` bytes: still unique
+    when the pool is read again (512 tags per 4 KiB)."""
+    ua = UserAgent(advertised_host=OURS, port=5060)
+    tags = []
+    for n in range(1200):
+        ua.receive(sip("INVITE", call_id=f"c{n}", branch=f"z9hG4bK{n}"), PHONE, 0.0)
+        (event,) = ua.events()
+        assert isinstance(event, IncomingCall)
+        tags.append(event.session.local_tag)
+    assert all(re.fullmatch(r"[0-9a-f]{16}", tag) for tag in tags)
+    assert len(set(tags)) == len(tags)

@@ -62,12 +62,16 @@ MAX_HEADERS = 256
 _NAMES = {**_CANONICAL, **COMPACT}
 _SPELLED = {name: name for name in _CANONICAL.values()}
 _KEYS: dict[str, str] = {}  # a look-up name as our code writes it → its index key
+# A header name exactly as a peer wrote it (before the colon) → (canonical name, index key),
+# once it passed the token check: a peer writes the same dozen names in every message.
+_SEEN: dict[str, tuple[str, str]] = {}
+_MEMO_LIMIT = 512  # names from peers must not grow the memos forever
 
 
 def canonical_name(name: str) -> str:
-    canonical = _NAMES.get(name)  # lower-case compact forms ("v", "f"), mostly
+    canonical = _SPELLED.get(name)  # "Via", "CSeq", "Call-ID": as we and most peers write them
     if canonical is None:
-        canonical = _SPELLED.get(name)  # "Via", "CSeq", "Call-ID": as peers usually write them
+        canonical = _NAMES.get(name)  # lower-case compact forms ("v", "f")
         if canonical is None:
             canonical = _NAMES.get(name.lower(), name)
     return canonical
@@ -79,7 +83,7 @@ def _key(name: str) -> str:
     key = _KEYS.get(name)
     if key is None:
         key = canonical_name(name).lower()
-        if len(_KEYS) < 512:  # names from peers (``Headers.set``) must not grow it forever
+        if len(_KEYS) < _MEMO_LIMIT:  # names from peers (``Headers.set``) come here too
             _KEYS[name] = key
     return key
 
@@ -87,17 +91,35 @@ def _key(name: str) -> str:
 class Headers:
     """Ordered header fields; look-ups are case-insensitive and know the compact forms.
 
-    Look-ups go through an index built at the first one; parsed values (a Via, a name-addr)
-    are memoised in ``memo`` under their header's key. A change drops the index and the
-    changed header's parsed value.
+    Look-ups go through an index (key → raw values), kept up to date by every change; parsed
+    values (a Via, a name-addr) are memoised in ``memo`` under their header's key, and a
+    change drops the changed header's.
     """
 
     __slots__ = ("_fields", "_index", "memo")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
-        self._fields: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in fields]
-        self._index: dict[str, list[str]] | None = None
+        self._fields: list[tuple[str, str]] = []
+        self._index: dict[str, list[str]] = {}
         self.memo: dict[str, object] = {}
+        for name, value in fields:
+            self._append(canonical_name(name), value)
+
+    @classmethod
+    def _parsed(cls, fields: list[tuple[str, str]], index: dict[str, list[str]]) -> Headers:
+        """Headers from the parser, which already gave canonical names and the index."""
+        headers = cls.__new__(cls)
+        headers._fields, headers._index, headers.memo = fields, index, {}
+        return headers
+
+    def _append(self, name: str, value: str) -> None:
+        self._fields.append((name, value))
+        key = name.lower()
+        values = self._index.get(key)
+        if values is None:
+            self._index[key] = [value]
+        else:
+            values.append(value)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._fields)
@@ -107,48 +129,39 @@ class Headers:
 
     def by_key(self) -> dict[str, list[str]]:
         """Lower-cased canonical name → the raw values, in order (do not change it)."""
-        index = self._index
-        if index is None:
-            index = {}
-            for field_name, value in self._fields:
-                index.setdefault(field_name.lower(), []).append(value)
-            self._index = index
-        return index
-
-    def _values(self, key: str) -> list[str] | None:
-        return self.by_key().get(key)
-
-    def _changed(self, key: str) -> None:
-        self._index = None
-        self.memo.pop(key, None)
+        return self._index
 
     def get(self, name: str) -> str | None:
         """The first value of ``name`` (the first list element for list headers)."""
-        key = _key(name)
-        values = self._values(key)
+        key = _KEYS.get(name) or _key(name)
+        values = self._index.get(key)
         if not values:
             return None
         if key in _LIST_HEADERS:
-            return split_params(values[0], ",")[0].strip()
+            first = values[0]
+            return (split_params(first, ",")[0] if "," in first else first).strip()
         return values[0]
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, comma-joined lists split apart (in order)."""
-        key = _key(name)
-        values = self._values(key)
+        key = _KEYS.get(name) or _key(name)
+        values = self._index.get(key)
         if not values:
             return []
         if key not in _LIST_HEADERS:
             return list(values)
         out: list[str] = []
         for value in values:
-            out.extend(v.strip() for v in split_params(value, ",") if v.strip())
+            if "," in value:
+                out.extend(v.strip() for v in split_params(value, ",") if v.strip())
+            elif stripped := value.strip():
+                out.append(stripped)
         return out
 
     def add(self, name: str, value: str) -> None:
         name = canonical_name(name)
-        self._fields.append((name, value))
-        self._changed(name.lower())
+        self._append(name, value)
+        self.memo.pop(name.lower(), None)
 
     def set(self, name: str, value: str) -> None:
         """Replace every field called ``name`` by one, at the first one's place."""
@@ -165,17 +178,30 @@ class Headers:
         if not placed:
             out.append((canonical_name(name), value))
         self._fields = out
-        self._changed(key)
+        self._index[key] = [value]
+        self.memo.pop(key, None)
+
+    def replace_first(self, name: str, value: str) -> None:
+        """Give the first field called ``name`` the value ``value`` (added when absent)."""
+        key = canonical_name(name).lower()
+        for position, (field_name, _) in enumerate(self._fields):
+            if field_name.lower() == key:
+                self._fields[position] = (field_name, value)
+                self._index[key][0] = value
+                self.memo.pop(key, None)
+                return
+        self.add(name, value)
 
     def remove(self, name: str) -> None:
         key = canonical_name(name).lower()
         self._fields = [(n, v) for n, v in self._fields if n.lower() != key]
-        self._changed(key)
+        self._index.pop(key, None)
+        self.memo.pop(key, None)
 
     def copy(self) -> Headers:
-        copy = Headers()
-        copy._fields = list(self._fields)
-        return copy
+        return Headers._parsed(
+            list(self._fields), {key: list(values) for key, values in self._index.items()}
+        )
 
 
 @dataclass(slots=True)
@@ -237,6 +263,12 @@ class Message:
     @property
     def cseq(self) -> tuple[int, str]:
         """(sequence number, method) from CSeq; SipSyntaxError when missing or malformed."""
+        cseq = self.headers.memo.get("cseq")
+        if cseq is None:
+            cseq = self.headers.memo["cseq"] = self._parse_cseq()
+        return cast(tuple[int, str], cseq)
+
+    def _parse_cseq(self) -> tuple[int, str]:
         value = self.headers.get("CSeq")
         if value is None:
             raise SipSyntaxError("missing CSeq")
@@ -338,8 +370,8 @@ def _parse(data: bytes) -> Request | Response:
     head = data[:end].decode("utf-8", "surrogateescape")
     body = data[end + sep :]
     lines = head.replace("\r\n", "\n").split("\n")
-    start, fields = lines[0], _unfold(lines[1:])
-    headers = Headers(fields)
+    start = lines[0]
+    headers = _unfold(lines[1:])
     body = _cut_body(headers, body)
     if start.startswith("SIP/"):
         version, _, rest = start.partition(" ")
@@ -368,9 +400,10 @@ def _parse(data: bytes) -> Request | Response:
     return Request(headers, body, method, uri)
 
 
-def _unfold(lines: list[str]) -> list[tuple[str, str]]:
-    """Header lines → (name, value); continuation lines (leading SP/HT) join the previous."""
+def _unfold(lines: list[str]) -> Headers:
+    """Header lines → fields; continuation lines (leading SP/HT) join the previous."""
     fields: list[tuple[str, str]] = []
+    keys: list[str] = []
     for line in lines:
         if not line:
             continue
@@ -380,14 +413,28 @@ def _unfold(lines: list[str]) -> list[tuple[str, str]]:
             name, value = fields[-1]
             fields[-1] = (name, f"{value} {line.strip()}".strip())
             continue
-        name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not TOKEN.fullmatch(name):
-            raise SipSyntaxError(f"invalid header line {line[:40]!r}")
-        fields.append((name, value.strip()))
+        raw, colon, value = line.partition(":")
+        seen = _SEEN.get(raw)
+        if seen is None or not colon:
+            name = raw.rstrip(" \t")
+            if not colon or not TOKEN.fullmatch(name):
+                raise SipSyntaxError(f"invalid header line {line[:40]!r}")
+            canonical = canonical_name(name)
+            seen = (canonical, canonical.lower())
+            if len(_SEEN) < _MEMO_LIMIT:
+                _SEEN[raw] = seen
+        fields.append((seen[0], value.strip()))
+        keys.append(seen[1])
         if len(fields) > MAX_HEADERS:
             raise SipSyntaxError("too many header fields", 513)
-    return fields
+    index: dict[str, list[str]] = {}
+    for key, (_, value) in zip(keys, fields, strict=True):
+        values = index.get(key)
+        if values is None:
+            index[key] = [value]
+        else:
+            values.append(value)
+    return Headers._parsed(fields, index)
 
 
 def _cut_body(headers: Headers, body: bytes) -> bytes:
