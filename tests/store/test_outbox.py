@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -45,6 +46,31 @@ async def test_a_message_commits_with_its_event_and_wakes_listeners(
     assert subject.mailbox.emails == ("owner@example.com",)
     assert str(subject.message.id) == message_id
     assert subject.message.caller_name == caller.caller_name
+
+
+async def test_missed_calls_committed_together_keep_their_own_rows_and_jobs(
+    store: Store, caller: CallerInfo, now: dt.datetime
+) -> None:
+    """One batch, one INSERT: each job must name its own call, in the right mailbox."""
+    alice, bob = await _mailbox(store, "100"), await _mailbox(store, "200")
+    callers = [dataclasses.replace(caller, caller_number=f"555{n:04d}") for n in range(12)]
+    await asyncio.gather(
+        *(
+            store.record_missed_call(alice if n % 2 else bob, c, now + dt.timedelta(seconds=n))
+            for n, c in enumerate(callers)
+        )
+    )
+    jobs = await store.jobs.claim(50, LEASE)
+    assert len(jobs) == len(callers)
+    for job in jobs:
+        subject = await store.event_subject(job.payload)
+        assert subject is not None and subject.missed_call is not None
+        call = subject.missed_call
+        n = int(call.caller_number[3:])
+        assert subject.mailbox.number == ("100" if n % 2 else "200")
+        assert call.at == now + dt.timedelta(seconds=n)
+        assert job.key == f"call.missed:{call.id}"
+    assert len({job.key for job in jobs}) == len(callers)
 
 
 async def test_a_missed_call_and_a_deletion_queue_their_events(
@@ -152,7 +178,7 @@ async def _queue(store: Store, key: str) -> None:
     from afterbeep.store.outbox import add_jobs
 
     async with store._session() as session:
-        add_jobs(session, [NewJob(key.split(":")[0], key, {"n": key})])
+        await add_jobs(session, [NewJob(key.split(":")[0], key, {"n": key})])
         await session.commit()
 
 

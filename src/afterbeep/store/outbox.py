@@ -84,11 +84,17 @@ class JobRecord:
         }
 
 
-def add_jobs(session: AsyncSession, jobs: Sequence[NewJob], now: dt.datetime | None = None) -> None:
-    """Queue ``jobs`` in the caller's transaction: they exist exactly when its change does."""
+async def add_jobs(
+    session: AsyncSession, jobs: Sequence[NewJob], now: dt.datetime | None = None
+) -> None:
+    """Queue ``jobs`` in the caller's transaction: they exist exactly when its change does.
+
+    One executemany, without RETURNING: objects added to the session would be inserted one
+    statement each on SQLite (the unit of work fetches every new id)."""
+    if not jobs:
+        return
     when = now or utcnow()
-    for job in jobs:
-        session.add(Job(**_pending_row(job, when)))
+    await session.execute(insert(JOBS), [_pending_row(job, when) for job in jobs])
 
 
 async def claim(
