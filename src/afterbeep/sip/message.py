@@ -65,7 +65,7 @@ _KEYS: dict[str, str] = {}  # a look-up name as our code writes it → its index
 # A header name exactly as a peer wrote it (before the colon) → (canonical name, index key),
 # once it passed the token check: a peer writes the same dozen names in every message.
 _SEEN: dict[str, tuple[str, str]] = {}
-_MEMO_LIMIT = 512  # names from peers must not grow the memos forever
+_MEMO_LIMIT = 512  # names from peers must not grow the memos forever (nor long ones enter)
 
 
 def canonical_name(name: str) -> str:
@@ -421,7 +421,7 @@ def _unfold(lines: list[str]) -> Headers:
                 raise SipSyntaxError(f"invalid header line {line[:40]!r}")
             canonical = canonical_name(name)
             seen = (canonical, canonical.lower())
-            if len(_SEEN) < _MEMO_LIMIT:
+            if len(_SEEN) < _MEMO_LIMIT and len(raw) <= 64:
                 _SEEN[raw] = seen
         fields.append((seen[0], value.strip()))
         keys.append(seen[1])
