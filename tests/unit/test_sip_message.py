@@ -429,6 +429,15 @@ class TestHeaders:
         headers.set("CSeq", "2 OPTIONS")
         assert message.cseq == (2, "OPTIONS")
 
+    def test_replace_first_of_a_comma_joined_list_keeps_the_rest(self) -> None:
+        headers = Headers([("Via", "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2")])
+        headers.replace_first("v", "SIP/2.0/UDP n;branch=z9hG4bK3")
+        assert headers.get_all("Via") == [
+            "SIP/2.0/UDP n;branch=z9hG4bK3",
+            "SIP/2.0/UDP b;branch=z9hG4bK2",
+        ]
+        assert len(headers) == 1
+
     def test_copy_is_independent(self) -> None:
         headers = Headers([("Via", "a")])
         copy = headers.copy()

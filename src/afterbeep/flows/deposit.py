@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from afterbeep.domain import (
     MailboxProfile,
     WarningMode,
 )
+from afterbeep.flows.lru import Lru
 from afterbeep.flows.ports import MessageStore, RecordingSink
 from afterbeep.flows.prompts import Prompts, beep, silence, warning_tone
 from afterbeep.media.wav import WavError, to_telephone
@@ -60,7 +60,7 @@ class Deposit:
         # Recorded greetings in each call's codec, least recently used first: reading and
         # converting a file on every call costs more than the rest of answering. Keys name
         # immutable content (a new recording gets a new key), so nothing goes stale.
-        self._converted: OrderedDict[tuple[str, Codec], bytes] = OrderedDict()
+        self._converted: Lru[tuple[str, Codec], bytes] = Lru(GREETINGS_KEPT)
 
     async def run(self, call: Call) -> None:
         info = call.info
@@ -206,16 +206,13 @@ class Deposit:
         cache_key = (key, call.codec)
         audio = self._converted.get(cache_key)
         if audio is not None:
-            self._converted.move_to_end(cache_key)
             return audio
         try:
             audio = to_telephone(await self._store.read_audio(key), call.codec)
         except (OSError, WavError) as exc:
             log.warning("call %s: cannot play %s: %s", call.info.call_id, key, exc)
             return b""
-        self._converted[cache_key] = audio
-        if len(self._converted) > GREETINGS_KEPT:
-            self._converted.popitem(last=False)
+        self._converted.put(cache_key, audio)
         return audio
 
     def _prompt(self, call: Call, mailbox: MailboxProfile, name: str) -> bytes:

@@ -23,12 +23,12 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections import OrderedDict
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
 from afterbeep.domain import Codec
+from afterbeep.flows.lru import Lru
 from afterbeep.media import tones
 from afterbeep.media.g711 import encode
 from afterbeep.media.wav import WavError, to_telephone
@@ -72,12 +72,11 @@ class Prompts:
         self._default = default_language
         self._cache_dir = cache_dir
         self._tts: Synthesizer = synthesizer if synthesizer is not None else Espeak()
-        self._memory_entries = memory_entries
         self._parallel = max(1, parallel)
         # Static prompts: a finite catalogue, so no bound.
         self._cache: dict[tuple[str, str, Codec], bytes] = {}
         # Run-time sentences: (language, text, codec), least recently used first.
-        self._spoken: OrderedDict[tuple[str, str, Codec], bytes] = OrderedDict()
+        self._spoken: Lru[tuple[str, str, Codec], bytes] = Lru(memory_entries)
         self._warmed: set[str] = set()  # languages whose static prompts are all loaded
 
     def get(self, name: str, codec: Codec, language: str = "en") -> bytes:
@@ -137,7 +136,6 @@ class Prompts:
         key = (language, text, codec)
         audio = self._spoken.get(key)
         if audio is not None:
-            self._spoken.move_to_end(key)
             return audio
         wav = self._disk_read(language, text) if persist else None
         if wav is None:
@@ -148,9 +146,7 @@ class Prompts:
             if persist:
                 await asyncio.to_thread(self._disk_write, language, text, wav)
         audio = await asyncio.to_thread(to_telephone, wav, codec)
-        self._spoken[key] = audio
-        while len(self._spoken) > self._memory_entries:
-            self._spoken.popitem(last=False)
+        self._spoken.put(key, audio)
         return audio
 
     # --- lookup ----------------------------------------------------------------------------

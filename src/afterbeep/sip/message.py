@@ -180,10 +180,14 @@ class Headers:
         self.memo.pop(key, None)
 
     def replace_first(self, name: str, value: str) -> None:
-        """Give the first field called ``name`` the value ``value`` (added when absent)."""
+        """Make ``value`` the first value of ``name`` (the first element, for a list header
+        whose first field is comma-joined); added when absent."""
         key = canonical_name(name).lower()
-        for position, (field_name, _) in enumerate(self._fields):
+        for position, (field_name, old) in enumerate(self._fields):
             if field_name.lower() == key:
+                if key in _LIST_HEADERS and "," in old:
+                    rest = [v.strip() for v in split_params(old, ",")[1:]]
+                    value = ", ".join([value, *rest])
                 self._fields[position] = (field_name, value)
                 self._index[key] = (value, *self._index[key][1:])
                 self.memo.pop(key, None)

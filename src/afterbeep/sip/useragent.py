@@ -819,16 +819,8 @@ class UserAgent:
         via.params["received"] = source.host
         if rport:
             via.params["rport"] = str(source.port)
-        headers = request.headers
-        if "," in headers.by_key()["via"][0]:
-            # The top Via shares its field with others: the field is split into one each.
-            values = headers.get_all("Via")
-            headers.remove("Via")
-            for value in [str(via), *values[1:]]:
-                headers.add("Via", value)
-        else:
-            headers.replace_first("Via", str(via))
-        headers.memo["via"] = via
+        request.headers.replace_first("Via", str(via))
+        request.headers.memo["via"] = via
 
     def _response_destination(self, request: Request, source: Address) -> Address:
         """§18.2.2 with RFC 3581: reliable transports answer on the connection; UDP answers

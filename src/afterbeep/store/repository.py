@@ -934,7 +934,9 @@ class Store:
         One INSERT … RETURNING for all the rows, each record built from the row it returned:
         asking for the rows in parameter order instead (to pair ids with ``rows``) makes
         SQLAlchemy run one INSERT per row on SQLite, which cannot promise that order."""
-        returned = await session.execute(insert(MissedCall).returning(*_MISSED_CALL_COLUMNS), rows)
+        returned = await session.execute(
+            insert(MissedCall).returning(*MissedCall.__table__.columns), rows
+        )
         calls = [MissedCallRecord(mailbox="", **row) for row in returned.mappings()]
         fan_out = self.fan_out
         jobs: list[NewJob] = []
@@ -1292,18 +1294,6 @@ def _notify_target(mailbox: Mailbox) -> NotifyTarget:
         sms_number=mailbox.sms_number,
         notify_missed=mailbox.notify_missed,
     )
-
-
-_MISSED_CALL_COLUMNS = (
-    MissedCall.id,
-    MissedCall.mailbox_id,
-    MissedCall.caller_number,
-    MissedCall.caller_name,
-    MissedCall.called_number,
-    MissedCall.reason,
-    MissedCall.at,
-    MissedCall.call_id,
-)
 
 
 def _missed_call(mailbox_id: int, caller: CallerInfo, at: dt.datetime) -> dict[str, Any]:
